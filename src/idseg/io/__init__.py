@@ -1,0 +1,1 @@
+"""Input and output: safe image decoding and atomic file writes."""
