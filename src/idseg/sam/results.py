@@ -1,0 +1,241 @@
+"""Typed results of the SAM2 engine: :class:`Masks` (prompted answers) and :class:`Segments`.
+
+Conventions used everywhere in idseg:
+
+* images are HWC uint8 RGB arrays;
+* points are ``(x, y)`` in pixels of the original image;
+* boxes are XYXY in pixels; ``bbox_xywh`` is the COCO form ``(x, y, w, h)``. Boxes computed from a mask
+  follow Meta's convention: ``x1``/``y1`` are the last covered column/row (inclusive);
+* masks are boolean ``H x W`` arrays at the original image resolution.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from idseg.errors import InputError
+
+
+def mask_bbox_xyxy(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Return the tight XYXY box of a boolean mask (inclusive max), ``(0, 0, 0, 0)`` if empty.
+
+    Example:
+        >>> m = np.zeros((5, 6), bool); m[1:3, 2:5] = True
+        >>> mask_bbox_xyxy(m)
+        (2, 1, 4, 2)
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return (0, 0, 0, 0)
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
+
+
+def pad_box(
+    box_xyxy: Sequence[float], image_hw: tuple[int, int], pad_percent: float
+) -> tuple[int, int, int, int]:
+    """Grow an inclusive XYXY box by ``pad_percent`` of its width/height on each side, clipped.
+
+    Returns:
+        ``(x0, y0, x1, y1)`` as slice bounds (``x1``/``y1`` exclusive), inside the image.
+    """
+    if not np.isfinite(pad_percent) or pad_percent < 0:
+        raise InputError(f"pad_percent must be a finite number >= 0, got {pad_percent!r}")
+    h, w = image_hw
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    bw, bh = x1 - x0 + 1, y1 - y0 + 1
+    px, py = bw * pad_percent, bh * pad_percent
+    return (
+        max(0, int(np.floor(x0 - px))),
+        max(0, int(np.floor(y0 - py))),
+        min(w, int(np.ceil(x1 + 1 + px))),
+        min(h, int(np.ceil(y1 + 1 + py))),
+    )
+
+
+@dataclass
+class Segment:
+    """One mask found by segment-everything, with Meta's per-mask metadata.
+
+    Attributes:
+        mask: Boolean ``H x W`` mask at image resolution.
+        bbox_xyxy: Tight box ``(x0, y0, x1, y1)``, inclusive max, in image pixels.
+        area: Number of mask pixels.
+        predicted_iou: The model's own quality estimate.
+        stability_score: IoU of the mask thresholded at ``+offset`` and ``-offset``.
+        point: The ``(x, y)`` prompt that produced the mask, in image pixels.
+        crop_box: The XYXY crop of the image the mask came from.
+    """
+
+    mask: np.ndarray
+    bbox_xyxy: tuple[int, int, int, int]
+    area: int
+    predicted_iou: float
+    stability_score: float
+    point: tuple[float, float]
+    crop_box: tuple[int, int, int, int]
+
+    @property
+    def bbox_xywh(self) -> tuple[int, int, int, int]:
+        """The box in COCO ``(x, y, w, h)`` form (Meta's convention: ``w = x1 - x0``)."""
+        x0, y0, x1, y1 = self.bbox_xyxy
+        return (x0, y0, x1 - x0, y1 - y0)
+
+    def crop(self, image: np.ndarray, pad_percent: float = 0.0) -> np.ndarray:
+        """Cut the segment's box, padded by ``pad_percent`` of its size per side, from ``image``."""
+        if image.shape[:2] != self.mask.shape:
+            raise InputError(
+                f"image of shape {image.shape[:2]} does not match mask of shape {self.mask.shape}"
+            )
+        x0, y0, x1, y1 = pad_box(self.bbox_xyxy, self.mask.shape, pad_percent)
+        return image[y0:y1, x0:x1].copy()
+
+    def crop_mask(self, pad_percent: float = 0.0) -> np.ndarray:
+        """The mask cut to the same padded box as :meth:`crop`, as uint8 0/255."""
+        x0, y0, x1, y1 = pad_box(self.bbox_xyxy, self.mask.shape, pad_percent)
+        return self.mask[y0:y1, x0:x1].astype(np.uint8) * 255
+
+    def to_record(self) -> dict[str, Any]:
+        """Metadata as a JSON-ready dict (no mask), with the keys of Meta's generator."""
+        return {
+            "bbox": list(self.bbox_xywh),
+            "bbox_xyxy": list(self.bbox_xyxy),
+            "area": self.area,
+            "predicted_iou": self.predicted_iou,
+            "stability_score": self.stability_score,
+            "point_coords": [list(self.point)],
+            "crop_box": list(self.crop_box),
+        }
+
+
+@dataclass
+class Segments(Sequence[Segment]):
+    """The segments of one image, largest first.
+
+    Attributes:
+        items: The segments, sorted by area, largest first.
+        image_hw: ``(height, width)`` of the image.
+    """
+
+    items: list[Segment]
+    image_hw: tuple[int, int]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.items = sorted(self.items, key=lambda s: s.area, reverse=True)
+
+    @overload
+    def __getitem__(self, index: int) -> Segment: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Segments: ...
+
+    def __getitem__(self, index: int | slice) -> Segment | Segments:
+        if isinstance(index, slice):
+            return Segments(self.items[index], self.image_hw, self.settings)
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self.items)
+
+    @property
+    def masks(self) -> np.ndarray:
+        """All masks stacked as a boolean ``N x H x W`` array."""
+        h, w = self.image_hw
+        if not self.items:
+            return np.zeros((0, h, w), dtype=bool)
+        return np.stack([s.mask for s in self.items])
+
+    def crops(
+        self, image: np.ndarray, pad_percent: float = 0.05
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(crop, mask)`` pairs, largest first; masks are uint8 0/255 cut to the same box."""
+        return [(s.crop(image, pad_percent), s.crop_mask(pad_percent)) for s in self.items]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Per-segment metadata (no masks) as JSON-ready dicts, largest first."""
+        return [s.to_record() for s in self.items]
+
+    def to_coco(
+        self, image_id: int = 1, file_name: str = "image", category_id: int = 1
+    ) -> dict[str, Any]:
+        """A COCO dataset dict: one image, compressed-RLE annotations (``iscrowd`` 0)."""
+        from idseg.formats import segments_to_coco
+
+        return segments_to_coco(self, image_id=image_id, file_name=file_name,
+                                category_id=category_id)
+
+    def to_polygons(self, tolerance: float = 1.0) -> list[dict[str, Any]]:
+        """Each segment as simplified polygons with holes (see :func:`idseg.geometry.mask_to_polygons`)."""
+        from idseg.formats import segments_to_polygons
+
+        return segments_to_polygons(self, tolerance=tolerance)
+
+    def to_yolo(self, class_id: int = 0, tolerance: float = 1.0) -> str:
+        """YOLO-seg label text: one line per polygon, coordinates normalised to ``[0, 1]``."""
+        from idseg.formats import segments_to_yolo
+
+        return segments_to_yolo(self, class_id=class_id, tolerance=tolerance)
+
+    def save_pngs(self, folder: str | Path, prefix: str = "mask") -> list[Path]:
+        """Write each mask as a 0/255 PNG named ``{prefix}_{index:03d}.png``; return the paths."""
+        from idseg.formats import save_mask_pngs
+
+        return save_mask_pngs(self.masks, folder, prefix=prefix)
+
+
+@dataclass
+class Masks:
+    """Answer to prompts: ``B`` prompt sets, ``C`` candidate masks each.
+
+    ``B`` is 1 for a single prompt set (points and/or one box) and the number of boxes when many boxes
+    are answered in one call. ``C`` is 3 with ``multimask_output=True``, else 1.
+
+    Attributes:
+        masks: Boolean ``B x C x H x W`` masks at image resolution.
+        scores: ``B x C`` predicted IoU of each mask.
+        low_res_logits: ``B x C x h x w`` mask logits (``h = w = image_size / 4``, 256 for the
+            official models); pass one ``1 x h x w`` slice back as ``mask_input`` to refine.
+        boxes: ``B x C x 4`` tight XYXY boxes (inclusive max) of the masks; zeros for empty masks.
+    """
+
+    masks: np.ndarray
+    scores: np.ndarray
+    low_res_logits: np.ndarray
+    boxes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.masks.shape[0])
+
+    def best_index(self) -> np.ndarray:
+        """Index of the highest-scoring candidate for each prompt set, shape ``B``."""
+        return np.argmax(self.scores, axis=1)
+
+    def best(self) -> np.ndarray:
+        """The highest-scoring mask of each prompt set, boolean ``B x H x W``."""
+        idx = self.best_index()
+        return self.masks[np.arange(len(self)), idx]
+
+    def best_logits(self) -> np.ndarray:
+        """Low-resolution logits of the best mask of each prompt set, ``B x 1 x h x w``."""
+        idx = self.best_index()
+        return self.low_res_logits[np.arange(len(self)), idx][:, None]
+
+
+def warn_absolute_pad(pad: int) -> float:
+    """Explain that the absolute ``pad`` is deprecated; return it so callers can still use it."""
+    warnings.warn(
+        "'pad' (absolute pixels) is deprecated; use 'pad_percent' (a fraction of the box size)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return float(pad)
