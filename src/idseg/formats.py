@@ -1,0 +1,371 @@
+"""Exporters: COCO (compressed RLE), polygons, YOLO-seg labels, PNG masks and JSON.
+
+Polygon coordinates follow :mod:`idseg.geometry`: ``(x, y)`` at pixel centres. Every file is
+written atomically (see :mod:`idseg.io.atomic`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from idseg._version import __version__
+from idseg.errors import InputError
+from idseg.geometry import mask_to_polygons
+from idseg.io.atomic import atomic_path, atomic_write_json
+from idseg.sam.results import Segments, mask_bbox_xyxy
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+
+def _mask_2d(mask: np.ndarray, name: str = "mask") -> np.ndarray:
+    arr = np.asarray(mask)
+    if arr.ndim != 2:
+        raise InputError(f"{name} must be a 2-D H x W array, got shape {arr.shape}")
+    return arr != 0
+
+
+def _masks_3d(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    arr = np.asarray(masks)
+    if arr.ndim != 3:
+        raise InputError(f"masks must be an N x H x W array, got shape {arr.shape}")
+    return arr != 0
+
+
+# --- COCO run-length encoding ------------------------------------------------------------------
+
+
+def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
+    """Encode a binary mask as COCO compressed RLE with ``counts`` as a JSON-ready string.
+
+    Example:
+        >>> m = np.zeros((4, 5), bool); m[1:3, 2:4] = True
+        >>> mask_to_rle(m)
+        {'size': [4, 5], 'counts': '92203'}
+
+    """
+    arr = np.asfortranarray(_mask_2d(mask).astype(np.uint8))
+    rle = mask_utils.encode(arr)
+    return {"size": [int(arr.shape[0]), int(arr.shape[1])], "counts": rle["counts"].decode("ascii")}
+
+
+def _compressed(rle: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
+        raise InputError(
+            f"an RLE must be a dict with 'size' and 'counts', got {type(rle).__name__}"
+        )
+    h, w = (int(v) for v in rle["size"])
+    counts = rle["counts"]
+    if isinstance(counts, list):  # uncompressed RLE
+        return dict(mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w))
+    if isinstance(counts, str):
+        counts = counts.encode("ascii")
+    if not isinstance(counts, bytes):
+        raise InputError(f"RLE counts must be str, bytes or a list, got {type(counts).__name__}")
+    return {"size": [h, w], "counts": counts}
+
+
+def rle_to_mask(rle: dict[str, Any]) -> np.ndarray:
+    """Decode a COCO RLE (compressed or uncompressed) into a boolean ``H x W`` mask.
+
+    Example:
+        >>> int(rle_to_mask({'size': [4, 5], 'counts': '92203'}).sum())
+        4
+
+    """
+    compressed = _compressed(rle)
+    try:
+        return mask_utils.decode(compressed).astype(bool)
+    except ValueError as exc:
+        raise InputError(f"invalid RLE for size {rle['size']}: {exc}") from exc
+
+
+def rle_area(rle: dict[str, Any]) -> int:
+    """Count the foreground pixels of a COCO RLE without decoding it.
+
+    Example:
+        >>> rle_area({'size': [4, 5], 'counts': '92203'})
+        4
+
+    """
+    return int(mask_utils.area(_compressed(rle)))
+
+
+# --- COCO datasets -----------------------------------------------------------------------------
+
+
+def _coco_bbox(mask: np.ndarray) -> list[float]:
+    """COCO ``[x, y, w, h]`` of the tight mask box, ``w = x1 - x0 + 1``; zeros if empty."""
+    if not mask.any():
+        return [0.0, 0.0, 0.0, 0.0]
+    x0, y0, x1, y1 = mask_bbox_xyxy(mask)
+    return [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)]
+
+
+def _info() -> dict[str, Any]:
+    return {"description": "idseg segmentation", "version": __version__}
+
+
+def segments_to_coco(
+    segments: Segments,
+    image_id: int = 1,
+    file_name: str = "image",
+    category_id: int = 1,
+    category_name: str = "object",
+) -> dict[str, Any]:
+    """Build a COCO dataset dict for one image: one compressed-RLE annotation per segment.
+
+    Annotations keep ``iscrowd`` 0 even for masks with holes; ``area`` is the true pixel count
+    and ``bbox`` the tight box with COCO widths (``w = x1 - x0 + 1``). Annotation ids start at 1,
+    in the order of ``segments`` (largest first). Meta's metadata (``predicted_iou``,
+    ``stability_score``, ``point_coords``, ``crop_box``) is kept on each annotation.
+
+    Example:
+        >>> coco = segments_to_coco(segments, file_name="card.jpg")  # doctest: +SKIP
+        >>> coco["annotations"][0]["segmentation"]["counts"]  # doctest: +SKIP
+
+    """
+    h, w = (int(v) for v in segments.image_hw)
+    annotations = []
+    for ann_id, seg in enumerate(segments, start=1):
+        mask = _mask_2d(seg.mask)
+        if mask.shape != (h, w):
+            raise InputError(f"segment mask of shape {mask.shape} does not match image {(h, w)}")
+        annotations.append(
+            {
+                "id": ann_id,
+                "image_id": image_id,
+                "category_id": category_id,
+                "segmentation": mask_to_rle(mask),
+                "area": int(mask.sum()),
+                "bbox": _coco_bbox(mask),
+                "iscrowd": 0,
+                "predicted_iou": float(seg.predicted_iou),
+                "stability_score": float(seg.stability_score),
+                "point_coords": [[float(v) for v in seg.point]],
+                "crop_box": [int(v) for v in seg.crop_box],
+            }
+        )
+    return {
+        "info": _info(),
+        "licenses": [],
+        "images": [{"id": image_id, "file_name": file_name, "height": h, "width": w}],
+        "annotations": annotations,
+        "categories": [{"id": category_id, "name": category_name, "supercategory": "object"}],
+    }
+
+
+def merge_coco(datasets: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Combine COCO dicts (one per image, say) into one dataset with unique ids.
+
+    Images and annotations are renumbered from 1 in input order; annotations follow their
+    image. Categories are merged by id; the same id with two different names is an error.
+    The inputs are not modified.
+
+    Example:
+        >>> merged = merge_coco([coco_a, coco_b])  # doctest: +SKIP
+        >>> [im["id"] for im in merged["images"]]  # doctest: +SKIP
+        [1, 2]
+
+    """
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    categories: dict[int, dict[str, Any]] = {}
+    for index, data in enumerate(datasets):
+        id_map: dict[Any, int] = {}
+        for image in data.get("images", []):
+            if image["id"] in id_map:
+                raise InputError(f"dataset {index} has the image id {image['id']!r} twice")
+            id_map[image["id"]] = len(images) + 1
+            images.append({**image, "id": id_map[image["id"]]})
+        for ann in data.get("annotations", []):
+            if ann["image_id"] not in id_map:
+                raise InputError(
+                    f"dataset {index}: annotation {ann.get('id')!r} refers to unknown image "
+                    f"id {ann['image_id']!r}"
+                )
+            new = {**ann, "id": len(annotations) + 1, "image_id": id_map[ann["image_id"]]}
+            annotations.append(new)
+        for cat in data.get("categories", []):
+            known = categories.setdefault(int(cat["id"]), dict(cat))
+            if known.get("name") != cat.get("name"):
+                raise InputError(
+                    f"category id {cat['id']} is named both {known.get('name')!r} and "
+                    f"{cat.get('name')!r}"
+                )
+    first_info = datasets[0].get("info") if datasets else None
+    return {
+        "info": dict(first_info) if first_info else _info(),
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [categories[k] for k in sorted(categories)],
+    }
+
+
+# --- polygons and YOLO-seg ---------------------------------------------------------------------
+
+
+def segments_to_polygons(segments: Segments, tolerance: float = 1.0) -> list[dict[str, Any]]:
+    """Each segment as JSON-ready polygons with holes plus its metadata.
+
+    Returns:
+        One dict per segment, in order: ``index``, ``area`` (pixels), ``bbox_xyxy``,
+        ``predicted_iou``, ``stability_score`` and ``polygons`` (a list of
+        ``{"exterior": [[x, y], ...], "holes": [[[x, y], ...], ...]}``).
+
+    Example:
+        >>> segments_to_polygons(segments)[0]["polygons"][0]["exterior"][:2]  # doctest: +SKIP
+        [[20.0, 10.0], [20.0, 19.0]]
+
+    """
+    return [
+        {
+            "index": index,
+            "area": int(seg.area),
+            "bbox_xyxy": [int(v) for v in seg.bbox_xyxy],
+            "predicted_iou": float(seg.predicted_iou),
+            "stability_score": float(seg.stability_score),
+            "polygons": [p.to_dict() for p in mask_to_polygons(seg.mask, tolerance=tolerance)],
+        }
+        for index, seg in enumerate(segments)
+    ]
+
+
+def masks_to_yolo(
+    masks: np.ndarray | Sequence[np.ndarray],
+    class_ids: int | Sequence[int] = 0,
+    tolerance: float = 1.0,
+) -> str:
+    """YOLO-seg label text: ``class x1 y1 x2 y2 ...`` per polygon, normalised to ``[0, 1]``.
+
+    ``x`` is divided by the image width and ``y`` by its height (pixel-centre coordinates, as
+    Ultralytics does), with 6 decimals. Each polygon exterior gives one line; **holes are
+    dropped**, because YOLO-seg cannot express them. Polygons with fewer than 3 points are
+    skipped.
+
+    Args:
+        masks: ``N x H x W`` masks.
+        class_ids: One class for every mask, or one per mask.
+        tolerance: Polygon simplification in pixels (see :func:`idseg.geometry.mask_to_polygons`).
+
+    Returns:
+        The label text, each line ending with a newline; empty when there is no polygon.
+
+    Example:
+        >>> m = np.zeros((1, 50, 100), bool); m[0, 10:20, 20:40] = True
+        >>> print(masks_to_yolo(m, 3), end="")
+        3 0.200000 0.200000 0.200000 0.380000 0.390000 0.380000 0.390000 0.200000
+
+    """
+    arr = _masks_3d(masks)
+    n, h, w = arr.shape
+    ids = [class_ids] * n if isinstance(class_ids, int | np.integer) else list(class_ids)
+    if len(ids) != n or any(not isinstance(c, int | np.integer) or c < 0 for c in ids):
+        raise InputError(f"class_ids must be one int >= 0 or {n} of them, got {class_ids!r}")
+    scale = np.array([w, h], dtype=np.float64)
+    lines = []
+    for mask, cls in zip(arr, ids, strict=True):
+        for poly in mask_to_polygons(mask, tolerance=tolerance):
+            pts = np.clip(poly.exterior / scale, 0.0, 1.0)
+            lines.append(f"{int(cls)} " + " ".join(f"{v:.6f}" for v in pts.ravel()) + "\n")
+    return "".join(lines)
+
+
+def segments_to_yolo(segments: Segments, class_id: int = 0, tolerance: float = 1.0) -> str:
+    """YOLO-seg label text for all segments with one class (see :func:`masks_to_yolo`).
+
+    Example:
+        >>> open("labels/card.txt", "w").write(segments_to_yolo(segments))  # doctest: +SKIP
+
+    """
+    return masks_to_yolo(segments.masks, class_id, tolerance)
+
+
+# --- PNG and JSON files ------------------------------------------------------------------------
+
+
+def _write_png(image: np.ndarray, path: PathLike) -> Path:
+    dest = Path(path)
+    if dest.suffix.lower() != ".png":
+        raise InputError(f"a PNG path must end with .png, got suffix {dest.suffix!r}")
+    with atomic_path(dest) as tmp:
+        ok, buf = cv2.imencode(".png", np.ascontiguousarray(image))
+        if not ok:
+            raise OSError(f"OpenCV could not encode a PNG of shape {image.shape}")
+        tmp.write_bytes(buf.tobytes())
+    logger.debug("wrote %s", dest)
+    return dest
+
+
+def save_mask_png(mask: np.ndarray, path: PathLike) -> Path:
+    """Write a mask as a single-channel 8-bit PNG (0 background, 255 foreground), atomically.
+
+    Example:
+        >>> save_mask_png(segments[0].mask, "out/mask_000.png")  # doctest: +SKIP
+        PosixPath('out/mask_000.png')
+
+    """
+    return _write_png(_mask_2d(mask).astype(np.uint8) * 255, path)
+
+
+def save_mask_pngs(
+    masks: np.ndarray | Sequence[np.ndarray], folder: PathLike, prefix: str = "mask"
+) -> list[Path]:
+    """Write ``N x H x W`` masks as ``{prefix}_{i:03d}.png`` files in ``folder``.
+
+    Example:
+        >>> save_mask_pngs(segments.masks, "out")[:1]  # doctest: +SKIP
+        [PosixPath('out/mask_000.png')]
+
+    """
+    if not prefix or any(sep in prefix for sep in ("/", "\\", "\0")) or prefix in {".", ".."}:
+        raise InputError(f"prefix must be a plain file-name part, got {prefix!r}")
+    arr = _masks_3d(masks)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [save_mask_png(m, folder / f"{prefix}_{i:03d}.png") for i, m in enumerate(arr)]
+
+
+def save_label_png(label_map: np.ndarray, path: PathLike) -> Path:
+    """Write a class-index map as a PNG: 8-bit for values up to 255, else 16-bit.
+
+    ``uint8`` and ``uint16`` maps keep their depth; other integer types are narrowed when their
+    values fit in ``[0, 65535]``.
+
+    Example:
+        >>> save_label_png(labels.astype(np.uint8), "out/labels.png")  # doctest: +SKIP
+        PosixPath('out/labels.png')
+
+    """
+    arr = np.asarray(label_map)
+    if arr.ndim != 2 or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)):
+        raise InputError(
+            f"label_map must be a 2-D integer array, got shape {arr.shape} dtype {arr.dtype}"
+        )
+    if arr.dtype not in (np.uint8, np.uint16):
+        low, high = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if low < 0 or high > 65535:
+            raise InputError(f"label values must lie in [0, 65535], got [{low}, {high}]")
+        arr = arr.astype(np.uint8 if high <= 255 else np.uint16)
+    return _write_png(arr, path)
+
+
+def write_json(obj: Any, path: PathLike) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON, atomically.
+
+    Example:
+        >>> write_json(segments.to_coco(), "out/coco.json")  # doctest: +SKIP
+        PosixPath('out/coco.json')
+
+    """
+    return atomic_write_json(path, obj)
