@@ -1,0 +1,1 @@
+"""SAM2 engine: predictor, segment-everything, settings and typed results."""

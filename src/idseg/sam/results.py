@@ -171,8 +171,9 @@ class Segments(Sequence[Segment]):
         """A COCO dataset dict: one image, compressed-RLE annotations (``iscrowd`` 0)."""
         from idseg.formats import segments_to_coco
 
-        return segments_to_coco(self, image_id=image_id, file_name=file_name,
-                                category_id=category_id)
+        return segments_to_coco(
+            self, image_id=image_id, file_name=file_name, category_id=category_id
+        )
 
     def to_polygons(self, tolerance: float = 1.0) -> list[dict[str, Any]]:
         """Each segment as simplified polygons with holes (see :func:`idseg.geometry.mask_to_polygons`)."""

@@ -1,0 +1,548 @@
+"""Safe image decoding: every image idseg reads goes through :func:`load_image`.
+
+Guarantees:
+
+* Only allow-listed formats are parsed (JPEG/MPO, PNG, TIFF, WebP, BMP). Data is matched on its
+  magic bytes and handed to that one Pillow plugin; no other Pillow plugin ever sees it.
+* The pixel count is checked against ``max_pixels`` from the header, before any pixel is decoded.
+  Pillow's global ``Image.MAX_IMAGE_PIXELS`` is neither read for this nor modified. (A few Pillow
+  plugins still apply that global internally; an image over twice its value is then refused with
+  :class:`ImageTooLargeError` even when ``max_pixels`` allows it.)
+* Truncated or corrupt data raises :class:`CorruptImageError`; ``ImageFile.LOAD_TRUNCATED_IMAGES``
+  is never set here (a warning is logged once if another component set it).
+* The EXIF orientation is applied (all 8 values, as ``PIL.ImageOps.exif_transpose`` does).
+* The result is always an ``H x W x 3`` C-contiguous ``uint8`` RGB array. Transparent pixels are
+  composited over white, because documents are usually scanned or photographed on white.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import logging
+import os
+import struct
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO, TypeAlias
+
+import numpy as np
+from PIL import (  # noqa: F401  (importing the plugins registers their openers)
+    BmpImagePlugin,
+    Image,
+    ImageFile,
+    JpegImagePlugin,
+    MpoImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+)
+
+from idseg.errors import (
+    ConfigError,
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    InputError,
+    UnsupportedFormatError,
+)
+
+logger = logging.getLogger(__name__)
+
+ImageSource: TypeAlias = (
+    str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | np.ndarray | Image.Image
+)
+"""Everything :func:`load_image` accepts."""
+
+DEFAULT_MAX_PIXELS = 100_000_000
+"""Default pixel limit; the environment variable ``IDSEG_MAX_PIXELS`` overrides it at call time."""
+
+ALLOWED_FORMATS: frozenset[str] = frozenset({"JPEG", "PNG", "TIFF", "WEBP", "BMP"})
+"""Pillow format names idseg decodes. MPO (multi-picture JPEG) counts as JPEG."""
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
+"""File extensions :func:`iter_image_files` picks up in folders (compared case-insensitively)."""
+
+MAX_PIXELS_ENV = "IDSEG_MAX_PIXELS"
+
+_PLUGIN_ORDER = ("JPEG", "PNG", "TIFF", "WEBP", "BMP")
+_FORMAT_ALIASES = {"JPG": "JPEG", "MPO": "JPEG", "TIF": "TIFF"}
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# What Pillow raises on malformed data (its own Image.open catches the same family).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
+# Magic bytes of formats we refuse, only to name them in the error message.
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"),
+    (b"MM\x00+", "TIFF"),
+    (b"BM", "BMP"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"\x00\x00\x01\x00", "ICO"),
+    (b"\x00\x00\x02\x00", "CUR"),
+    (b"8BPS", "PSD"),
+    (b"%PDF", "PDF"),
+    (b"%!PS", "EPS"),
+    (b"\xc5\xd0\xd3\xc6", "EPS"),
+    (b"qoif", "QOI"),
+    (b"DDS ", "DDS"),
+    (b"icns", "ICNS"),
+    (b"\xff\x4f\xff\x51", "JPEG2000"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG2000"),
+    (b"<?xml", "XML/SVG"),
+    (b"<svg", "SVG"),
+)
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    formats: Collection[str] = ALLOWED_FORMATS,
+) -> np.ndarray:
+    """Decode an image safely into an ``H x W x 3`` C-contiguous ``uint8`` RGB array.
+
+    Args:
+        source: A file path, encoded bytes, a binary file object, a numpy array or a PIL image.
+            Arrays may be ``H x W``, ``H x W x 1``, ``H x W x 3`` or ``H x W x 4`` of dtype
+            ``uint8``, ``uint16`` (scaled to 8 bits), ``bool`` (0/255) or float in ``[0, 1]``
+            (scaled by 255, clipped; NaN/inf refused). PIL images skip the format check.
+        max_pixels: Largest ``width * height`` accepted, checked before decoding; ``None`` for
+            no limit. When it equals :data:`DEFAULT_MAX_PIXELS`, ``IDSEG_MAX_PIXELS`` (a positive
+            integer, or ``0``/``none`` for no limit) replaces it if set. Applies to every source.
+        formats: Allowed formats, a non-empty subset of :data:`ALLOWED_FORMATS`.
+
+    Returns:
+        A new array, EXIF orientation applied, alpha composited over white (modes ``RGBA``,
+        ``LA``, ``PA``, and ``P``/``L``/``RGB`` with a transparency key). 16-bit samples are
+        scaled by ``255 / 65535`` with rounding, never clipped. Pillow mode ``I`` (32-bit
+        integer) is read as 16-bit when all values lie in ``0..65535``, else the int32 range
+        (``0..2**31-1`` if no value is negative, the full signed range otherwise) is mapped onto
+        ``0..255``. Mode ``F`` (float) is read as ``[0, 1]`` if its maximum is at most 1, else as
+        ``0..255``, else as 16-bit, else stretched to its maximum; negatives clip to 0 and
+        NaN/inf raise :class:`CorruptImageError`.
+
+    Raises:
+        ImageError: Missing file, a folder, or unreadable file.
+        UnsupportedFormatError: Data in a format not allowed, not an image, or an unknown mode.
+        ImageTooLargeError: More pixels than ``max_pixels``.
+        CorruptImageError: Empty, truncated or corrupt data.
+        InputError: Wrong argument type, array shape, dtype or values.
+
+    Example:
+        >>> load_image(np.zeros((2, 3), np.uint8)).shape
+        (2, 3, 3)
+
+    """
+    limit = _resolve_max_pixels(max_pixels)
+    if isinstance(source, np.ndarray):
+        _validate_array(source)
+        _check_pixels(source.shape[1], source.shape[0], limit)
+        return array_to_rgb(source)
+    if isinstance(source, Image.Image):
+        _check_pixels(source.width, source.height, limit)
+        return _decode(source)
+    allowed = _resolve_formats(formats)
+    _warn_if_truncated_images_allowed()
+    with _open_source(source) as fp:
+        return _decode(_open_allowed(fp, allowed, limit))
+
+
+def image_size(
+    source: ImageSource,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    formats: Collection[str] = ALLOWED_FORMATS,
+) -> tuple[int, int]:
+    """Return ``(height, width)`` as :func:`load_image` would, reading only the header.
+
+    The same format, pixel-limit, shape and dtype checks run; the EXIF orientation is honoured
+    (orientations 5 to 8 swap height and width). Pixel data is not decoded, so truncated data and
+    array values (NaN) are only detected by :func:`load_image`.
+
+    Example:
+        >>> image_size(np.zeros((2, 3, 4), np.uint8))
+        (2, 3)
+
+    """
+    limit = _resolve_max_pixels(max_pixels)
+    if isinstance(source, np.ndarray):
+        _validate_array(source)
+        _check_pixels(source.shape[1], source.shape[0], limit)
+        return int(source.shape[0]), int(source.shape[1])
+    if isinstance(source, Image.Image):
+        _check_pixels(source.width, source.height, limit)
+        return _oriented_size(source)
+    allowed = _resolve_formats(formats)
+    with _open_source(source) as fp:
+        return _oriented_size(_open_allowed(fp, allowed, limit))
+
+
+def iter_image_files(paths: Iterable[str | os.PathLike], recursive: bool = True) -> list[Path]:
+    """Expand files and folders into a sorted, de-duplicated list of image paths.
+
+    Folders contribute their files whose extension is in :data:`IMAGE_EXTENSIONS` (hidden files
+    and folders, whose names start with ``.``, are skipped; symbolic links to folders are not
+    followed). Paths given explicitly are kept whatever their extension, and so are missing
+    paths: :func:`load_image` then reports them (``file not found``) instead of them vanishing.
+
+    Example:
+        >>> iter_image_files(["scans/", "extra.png"])  # doctest: +SKIP
+        [PosixPath('extra.png'), PosixPath('scans/a.jpg'), PosixPath('scans/b/c.png')]
+
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: dict[str, Path] = {}
+    for raw in paths:
+        path = Path(raw)
+        candidates = _walk_images(path, recursive) if path.is_dir() else [path]
+        for candidate in candidates:
+            found.setdefault(os.path.normcase(os.path.abspath(candidate)), candidate)
+    return sorted(found.values(), key=lambda p: p.as_posix())
+
+
+def _walk_images(folder: Path, recursive: bool) -> list[Path]:
+    images: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
+        images.extend(
+            Path(root, name)
+            for name in files
+            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
+        )
+    return images
+
+
+def _resolve_max_pixels(max_pixels: int | None) -> int | None:
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
+        raise InputError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    if max_pixels < 1:
+        raise InputError(f"max_pixels must be a positive integer or None, got {max_pixels}")
+    if max_pixels == DEFAULT_MAX_PIXELS:
+        env = os.environ.get(MAX_PIXELS_ENV, "").strip()
+        if env:
+            return _parse_env_limit(env)
+    return int(max_pixels)
+
+
+def _parse_env_limit(value: str) -> int | None:
+    if value.lower() in ("0", "none"):
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ConfigError(
+            f"{MAX_PIXELS_ENV} must be a positive integer, or 0/none for no limit; got {value!r}"
+        )
+    return limit
+
+
+def _resolve_formats(formats: Collection[str]) -> frozenset[str]:
+    names = [formats] if isinstance(formats, str) else list(formats)
+    resolved = set()
+    for name in names:
+        upper = _FORMAT_ALIASES.get(str(name).upper(), str(name).upper())
+        if upper not in ALLOWED_FORMATS:
+            raise InputError(f"format {name!r} is not allowed; choose from {_allowed_text()}")
+        resolved.add(upper)
+    if not resolved:
+        raise InputError(f"formats must name at least one of {_allowed_text()}")
+    return frozenset(resolved)
+
+
+def _allowed_text(allowed: Collection[str] = ALLOWED_FORMATS) -> str:
+    return ", ".join(sorted(allowed))
+
+
+def _check_pixels(width: int, height: int, limit: int | None) -> None:
+    if limit is not None and width * height > limit:
+        raise ImageTooLargeError(
+            f"image is {width}x{height} = {width * height} pixels, more than the limit of "
+            f"{limit} (raise it with max_pixels or {MAX_PIXELS_ENV})"
+        )
+
+
+def _validate_array(arr: np.ndarray) -> None:
+    expected = (
+        "expected an array of shape HxW, HxWx1, HxWx3 or HxWx4 with dtype uint8, uint16, bool "
+        "or float in [0, 1]"
+    )
+    got = f"got shape {arr.shape} dtype {arr.dtype}"
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+        raise InputError(f"{expected}; {got}")
+    if arr.dtype not in (np.uint8, np.uint16, np.bool_) and arr.dtype.kind != "f":
+        raise InputError(f"{expected}; {got}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"expected a non-empty image array; {got}")
+
+
+@functools.cache
+def _warn_if_truncated_images_allowed() -> None:
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        logger.warning(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES was set by another component: "
+            "truncated images may be accepted"
+        )
+
+
+@contextlib.contextmanager
+def _open_source(source: object) -> Iterator[BinaryIO]:
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(os.fspath(source))
+        if not path.exists():
+            raise ImageError(f"file not found: {path}")
+        if path.is_dir():
+            raise ImageError(f"expected an image file, got a folder: {path}")
+        logger.debug("decoding image file %s", path)
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        with handle:
+            yield handle
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        yield io.BytesIO(bytes(source))
+    elif hasattr(source, "read"):
+        yield _binary_stream(source)
+    else:
+        raise InputError(
+            "expected a path, bytes, a binary file object, a numpy array or a PIL image; "
+            f"got {type(source).__name__}"
+        )
+
+
+def _binary_stream(stream: object) -> BinaryIO:
+    if isinstance(stream, io.TextIOBase):
+        raise InputError("expected a binary file object, got a text one (open it with 'rb')")
+    seekable = getattr(stream, "seekable", None)
+    if callable(seekable) and seekable() and stream.tell() == 0:  # type: ignore[attr-defined]
+        return stream  # type: ignore[return-value]
+    data = stream.read()  # type: ignore[attr-defined]
+    if not isinstance(data, (bytes, bytearray)):
+        raise InputError(f"expected a binary file object; read() returned {type(data).__name__}")
+    return io.BytesIO(data)
+
+
+def _open_allowed(fp: BinaryIO, allowed: frozenset[str], limit: int | None) -> Image.Image:
+    prefix = fp.read(16)
+    if not isinstance(prefix, bytes):
+        raise InputError("expected a binary file object, got a text one (open it with 'rb')")
+    if not prefix:
+        raise CorruptImageError("the image data is empty (0 bytes)")
+    for fmt in _PLUGIN_ORDER:
+        factory, accept = Image.OPEN[fmt]
+        verdict = accept(prefix) if accept else True
+        if fmt not in allowed or not verdict:
+            continue
+        if isinstance(verdict, str):  # Pillow's way of saying "recognised but not supported"
+            raise UnsupportedFormatError(f"{fmt} data cannot be decoded: {verdict}")
+        fp.seek(0)
+        img = _run_plugin(factory, fp, fmt)
+        _check_pixels(img.width, img.height, limit)
+        return img
+    found = _sniff(prefix)
+    if found is None:
+        raise UnsupportedFormatError(f"not a recognised image (allowed: {_allowed_text(allowed)})")
+    raise UnsupportedFormatError(
+        f"{found} images are not supported here (allowed: {_allowed_text(allowed)})"
+    )
+
+
+def _run_plugin(factory: object, fp: BinaryIO, fmt: str) -> Image.Image:
+    try:
+        img = factory(fp, "")  # type: ignore[operator]
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"Pillow refused the {fmt} image as too large: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError(f"cannot read the {fmt} header (corrupt data): {exc}") from exc
+    if _FORMAT_ALIASES.get(img.format or "", img.format) != fmt:  # defensive: plugin mismatch
+        raise UnsupportedFormatError(f"expected {fmt} data, found {img.format}")
+    return img
+
+
+def _sniff(prefix: bytes) -> str | None:
+    for magic, name in _SIGNATURES:
+        if prefix.startswith(magic):
+            return name
+    if prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP":
+        return "WEBP"
+    if prefix[:1] == b"P" and prefix[1:2] in b"1234567" and prefix[2:3] in b" \t\r\n":
+        return "PPM"
+    if prefix[4:8] == b"ftyp":
+        brand = prefix[8:12]
+        return "AVIF" if brand.startswith(b"avi") else "HEIF/ISO media"
+    return None
+
+
+def _decode(img: Image.Image) -> np.ndarray:
+    label = img.format or "image"
+    try:
+        img.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"Pillow refused the {label} image as too large: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError(
+            f"cannot decode the {label} data (truncated or corrupt): {exc}"
+        ) from exc
+    method = _TRANSPOSE.get(_orientation(img, header_only=False))
+    if method is not None:
+        img = img.transpose(method)
+    return pil_to_rgb(img)
+
+
+def _orientation(img: Image.Image, *, header_only: bool) -> int:
+    try:
+        if header_only and img.format == "PNG" and "exif" not in img.info:
+            # PngImageFile.getexif() decodes the whole image to look for a late eXIf chunk.
+            exif = Image.Image.getexif(img)
+        else:
+            exif = img.getexif()
+        value = exif.get(_EXIF_ORIENTATION, 1)
+    except (*_DECODE_ERRORS, KeyError) as exc:
+        logger.debug("ignoring unreadable EXIF data: %s", exc)
+        return 1
+    return value if isinstance(value, int) and value in range(1, 9) else 1
+
+
+def _oriented_size(img: Image.Image) -> tuple[int, int]:
+    if _orientation(img, header_only=True) >= 5:
+        return img.width, img.height
+    return img.height, img.width
+
+
+# ---------------------------------------------------------------------------------------------
+# Pixel normalisation to H x W x 3 uint8 RGB
+
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_CONVERTIBLE_MODES = ("1", "P", "RGBX", "CMYK", "YCbCr", "HSV")
+_INT32 = np.iinfo(np.int32)
+
+
+def pil_to_rgb(img: Image.Image) -> np.ndarray:
+    """Convert a loaded PIL image of any mode to a C-contiguous ``H x W x 3`` uint8 array.
+
+    Example:
+        >>> pil_to_rgb(Image.new("L", (3, 2), 7))[0, 0].tolist()
+        [7, 7, 7]
+
+    """
+    mode = img.mode
+    if mode == "RGB" and "transparency" not in img.info:
+        return np.array(img, dtype=np.uint8, order="C")
+    if mode == "L" and "transparency" not in img.info:
+        return _gray_to_rgb(np.asarray(img, dtype=np.uint8))
+    if mode in _SIXTEEN_BIT_MODES:
+        return _gray_to_rgb(_scale_16bit(np.asarray(img)))
+    if mode == "I":
+        return _gray_to_rgb(_scale_int32(np.asarray(img)))
+    if mode == "F":
+        return _gray_to_rgb(_scale_float_mode(np.asarray(img)))
+    if mode in _ALPHA_MODES or "transparency" in img.info:
+        return _composite_over_white(np.asarray(_convert(img, "RGBA")))
+    if mode not in _CONVERTIBLE_MODES:  # e.g. LAB: Pillow would reinterpret, not convert
+        raise UnsupportedFormatError(f"pixel mode {mode!r} is not supported")
+    return np.array(_convert(img, "RGB"), dtype=np.uint8, order="C")
+
+
+def array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """Convert a validated numpy image (see :func:`load_image`) to a new ``H x W x 3`` uint8 array.
+
+    Example:
+        >>> array_to_rgb(np.array([[True, False]]))[0].tolist()
+        [[255, 255, 255], [0, 0, 0]]
+
+    """
+    if arr.dtype == np.bool_:
+        data = arr.astype(np.uint8) * np.uint8(255)
+    elif arr.dtype == np.uint16:
+        data = _scale_16bit(arr)
+    elif arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise InputError(
+                f"float image array contains NaN or infinite values (dtype {arr.dtype})"
+            )
+        data = np.rint(np.clip(arr.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+    else:
+        data = arr.astype(np.uint8, copy=False)
+    if data.ndim == 2 or data.shape[2] == 1:
+        return _gray_to_rgb(data.reshape(data.shape[:2]))
+    if data.shape[2] == 4:
+        return _composite_over_white(data)
+    return np.array(data, dtype=np.uint8, order="C", copy=True)
+
+
+def _convert(img: Image.Image, mode: str) -> Image.Image:
+    try:
+        return img.convert(mode)
+    except (ValueError, OSError) as exc:
+        raise UnsupportedFormatError(
+            f"pixel mode {img.mode!r} cannot be converted to {mode}"
+        ) from exc
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+
+
+def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
+    rgb = rgba[:, :, :3].astype(np.uint32)
+    alpha = rgba[:, :, 3:4].astype(np.uint32)
+    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
+    return np.ascontiguousarray(out.astype(np.uint8))
+
+
+def _scale_16bit(values: np.ndarray) -> np.ndarray:
+    wide = values.astype(np.uint32)
+    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _scale_int32(values: np.ndarray) -> np.ndarray:
+    low, high = int(values.min()), int(values.max())
+    if low >= 0 and high <= 65535:
+        return _scale_16bit(values)
+    floor = 0 if low >= 0 else int(_INT32.min)
+    span = float(int(_INT32.max) - floor)
+    return np.rint((values.astype(np.float64) - floor) * (255.0 / span)).astype(np.uint8)
+
+
+def _scale_float_mode(values: np.ndarray) -> np.ndarray:
+    if not np.isfinite(values).all():
+        raise CorruptImageError("the float image contains NaN or infinite values")
+    data = np.clip(values.astype(np.float64), 0.0, None)
+    high = float(data.max())
+    scale = next(
+        (255.0 / top for top in (1.0, 255.0, 65535.0) if high <= top), 255.0 / max(high, 1.0)
+    )
+    return np.rint(np.clip(data * scale, 0.0, 255.0)).astype(np.uint8)
+
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "MAX_PIXELS_ENV",
+    "ImageSource",
+    "image_size",
+    "iter_image_files",
+    "load_image",
+]

@@ -1,0 +1,147 @@
+"""Validation and normalisation of prompts (points, labels, boxes, mask inputs).
+
+Every check raises :class:`~idseg.errors.InputError` naming what was expected and what came, before
+the model is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from idseg.errors import InputError
+
+#: Point labels: 1 foreground, 0 background.
+VALID_LABELS = (0, 1)
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """Validated prompts for ``B`` prompt sets, in image pixel coordinates.
+
+    Attributes:
+        points: ``B x N x 2`` float32 ``(x, y)`` or ``None``.
+        labels: ``B x N`` int32 (1 foreground, 0 background) or ``None``.
+        boxes: ``B x 4`` float32 XYXY or ``None``.
+        mask_input: ``B x 1 x h x w`` float32 low-resolution logits or ``None``.
+    """
+
+    points: np.ndarray | None
+    labels: np.ndarray | None
+    boxes: np.ndarray | None
+    mask_input: np.ndarray | None
+
+    @property
+    def batch(self) -> int:
+        """Number of prompt sets ``B``."""
+        for arr in (self.boxes, self.points, self.mask_input):
+            if arr is not None:
+                return int(arr.shape[0])
+        return 0
+
+
+def _as_float_array(value: ArrayLike, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numeric, got {type(value).__name__}") from exc
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name} must be finite numbers, got NaN or infinity")
+    return arr
+
+
+def normalize_points(points: ArrayLike, labels: ArrayLike | None) -> tuple[np.ndarray, np.ndarray]:
+    """Check points (``N x 2`` or ``B x N x 2``) and labels (``N`` or ``B x N``; default all 1).
+
+    Example:
+        >>> p, l = normalize_points([[10, 20]], [1])
+        >>> p.shape, l.tolist()
+        ((1, 1, 2), [[1]])
+    """
+    pts = _as_float_array(points, "points")
+    if pts.ndim == 1 and pts.shape == (2,):
+        pts = pts[None]
+    if pts.ndim == 2:
+        pts = pts[None]
+    if pts.ndim != 3 or pts.shape[-1] != 2 or pts.shape[1] == 0:
+        raise InputError(f"points must have shape N x 2 or B x N x 2 (x, y), got {pts.shape}")
+    if labels is None:
+        lab = np.ones(pts.shape[:2], dtype=np.int64)
+    else:
+        lab = _as_float_array(labels, "labels")
+        if lab.ndim == 1:
+            lab = lab[None]
+        if lab.shape != pts.shape[:2]:
+            raise InputError(
+                f"labels must have one entry per point: expected shape {pts.shape[:2]}, "
+                f"got {lab.shape}"
+            )
+        if not np.all(np.isin(lab, VALID_LABELS)):
+            bad = sorted({float(v) for v in np.unique(lab)} - {0.0, 1.0})
+            raise InputError(f"labels must be 1 (foreground) or 0 (background), got {bad}")
+    return pts.astype(np.float32), lab.astype(np.int32)
+
+
+def normalize_boxes(boxes: ArrayLike) -> np.ndarray:
+    """Check XYXY boxes (``4`` or ``B x 4``) with ``x1 >= x0`` and ``y1 >= y0``."""
+    arr = _as_float_array(boxes, "boxes")
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
+        raise InputError(f"boxes must have shape 4 or B x 4 (x0, y0, x1, y1), got {arr.shape}")
+    if np.any(arr[:, 2] < arr[:, 0]) or np.any(arr[:, 3] < arr[:, 1]):
+        raise InputError("boxes must be XYXY with x1 >= x0 and y1 >= y0")
+    return arr.astype(np.float32)
+
+
+def normalize_mask_input(mask_input: ArrayLike, low_res: int) -> np.ndarray:
+    """Check low-resolution mask logits: ``h x w``, ``1 x h x w`` or ``B x 1 x h x w``."""
+    arr = _as_float_array(mask_input, "mask_input")
+    while arr.ndim < 4:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[1:] != (1, low_res, low_res):
+        raise InputError(
+            f"mask_input must be low-resolution logits of shape 1 x {low_res} x {low_res} "
+            f"(or B x 1 x {low_res} x {low_res}), got {np.asarray(mask_input).shape}"
+        )
+    return arr.astype(np.float32)
+
+
+def build_prompts(
+    points: ArrayLike | None,
+    labels: ArrayLike | None,
+    boxes: ArrayLike | None,
+    mask_input: ArrayLike | None,
+    low_res: int,
+) -> Prompts:
+    """Validate all prompts together and make their batch sizes agree.
+
+    Points given as ``N x 2`` together with ``B`` boxes apply to every box.
+
+    Raises:
+        InputError: No prompt at all, bad shapes or values, or batch sizes that disagree.
+    """
+    if points is None and labels is not None:
+        raise InputError("labels were given without points")
+    if points is None and boxes is None and mask_input is None:
+        raise InputError("give at least one prompt: points, a box or a mask_input")
+    pts = lab = bxs = msk = None
+    if points is not None:
+        pts, lab = normalize_points(points, labels)
+    if boxes is not None:
+        bxs = normalize_boxes(boxes)
+    if mask_input is not None:
+        msk = normalize_mask_input(mask_input, low_res)
+    sizes = {a.shape[0] for a in (pts, bxs, msk) if a is not None}
+    batch = max(sizes)
+    if sizes - {1, batch}:
+        raise InputError(f"prompt batch sizes disagree: {sorted(sizes)}")
+    if pts is not None and lab is not None and pts.shape[0] != batch:
+        pts, lab = np.repeat(pts, batch, axis=0), np.repeat(lab, batch, axis=0)
+    if bxs is not None and bxs.shape[0] != batch:
+        bxs = np.repeat(bxs, batch, axis=0)
+    if msk is not None and msk.shape[0] != batch:
+        msk = np.repeat(msk, batch, axis=0)
+    return Prompts(pts, lab, bxs, msk)

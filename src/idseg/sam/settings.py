@@ -1,0 +1,171 @@
+"""Settings of segment-everything: every parameter of Meta's generator, and named presets.
+
+:class:`EverythingSettings` has exactly the parameters and defaults of Meta's
+``SAM2AutomaticMaskGenerator``. The one difference in meaning is ``min_mask_region_area``: idseg
+removes small islands and fills small holes in *image pixels*, on the CPU as well (Meta passes it to
+a post-processing step on the low-resolution logits that needs SAM2's CUDA extension and is silently
+skipped without it).
+
+Presets:
+
+``default``
+    Meta's defaults.
+``dense``
+    The "dense search" tuning for small objects and against over-segmentation: 64 points per
+    side, ``pred_iou_thresh`` 0.85, ``stability_score_thresh`` 0.90, ``min_mask_region_area`` 500,
+    ``box_nms_thresh`` 0.7, no crop layers.
+``documents``
+    Cards and pages in photos. Documents are large, flat, convex objects that fill a good part of
+    the frame, and their fields are mid-sized blocks; tiny masks are glyphs and guilloche noise.
+    So: 24 points per side (a card spans many grid cells, so a coarser grid still hits every
+    field and costs 44 % of the default's decoder work), ``pred_iou_thresh`` 0.86 and
+    ``stability_score_thresh`` 0.92 (accept the slightly softer masks laminate glare produces),
+    ``box_nms_thresh`` 0.6 (fields inside a card have nested, strongly overlapping boxes; a lower
+    threshold removes near-duplicate field masks), ``min_mask_region_area`` 400 (fills the holes
+    printed text punches into a document or field mask and drops specks), no crop layers (the
+    objects are large; crops mostly add duplicates).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from idseg.errors import ConfigError, InputError
+
+OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
+
+
+@dataclass
+class EverythingSettings:
+    """Parameters of segment-everything (names and defaults of Meta's generator).
+
+    Attributes:
+        points_per_side: Grid points along one side; ``None`` when ``point_grids`` is given.
+        points_per_batch: Points decoded together.
+        pred_iou_thresh: Keep masks whose predicted IoU is above this (0 disables).
+        stability_score_thresh: Keep masks whose stability score is at least this (0 disables).
+        stability_score_offset: Logit offset used for the stability score.
+        mask_threshold: Logit threshold that binarises masks.
+        box_nms_thresh: Box IoU above which duplicates within a crop are suppressed.
+        crop_n_layers: Extra layers of image crops (layer ``i`` has ``(2**i)**2`` crops).
+        crop_nms_thresh: Box IoU for suppressing duplicates between crops.
+        crop_overlap_ratio: Overlap of crops as a fraction of the image side (first layer).
+        crop_n_points_downscale_factor: Points per side shrink by this factor per layer.
+        point_grids: Explicit grids (``N x 2`` in ``[0, 1]``), one per crop layer.
+        min_mask_region_area: Remove islands and fill holes smaller than this, in image pixels.
+        output_mode: ``binary_mask``, ``uncompressed_rle`` or ``coco_rle`` (Meta-style records).
+        use_m2m: Refine each mask once more with its own low-resolution logits.
+        multimask_output: Three candidates per point instead of one.
+    """
+
+    points_per_side: int | None = 32
+    points_per_batch: int = 64
+    pred_iou_thresh: float = 0.8
+    stability_score_thresh: float = 0.95
+    stability_score_offset: float = 1.0
+    mask_threshold: float = 0.0
+    box_nms_thresh: float = 0.7
+    crop_n_layers: int = 0
+    crop_nms_thresh: float = 0.7
+    crop_overlap_ratio: float = 512 / 1500
+    crop_n_points_downscale_factor: int = 1
+    point_grids: list[np.ndarray] | None = field(default=None, repr=False)
+    min_mask_region_area: int = 0
+    output_mode: str = "binary_mask"
+    use_m2m: bool = False
+    multimask_output: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` for values Meta's generator would reject or misuse."""
+        if (self.points_per_side is None) == (self.point_grids is None):
+            raise InputError("give exactly one of points_per_side or point_grids")
+        if self.points_per_side is not None and self.points_per_side < 1:
+            raise InputError(f"points_per_side must be >= 1, got {self.points_per_side}")
+        if self.points_per_batch < 1:
+            raise InputError(f"points_per_batch must be >= 1, got {self.points_per_batch}")
+        for name in (
+            "pred_iou_thresh",
+            "stability_score_thresh",
+            "box_nms_thresh",
+            "crop_nms_thresh",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"{name} must be in [0, 1], got {value}")
+        if not 0.0 <= self.crop_overlap_ratio < 1.0:
+            raise InputError(f"crop_overlap_ratio must be in [0, 1), got {self.crop_overlap_ratio}")
+        if self.crop_n_layers < 0 or self.crop_n_points_downscale_factor < 1:
+            raise InputError("crop_n_layers must be >= 0 and crop_n_points_downscale_factor >= 1")
+        if self.min_mask_region_area < 0:
+            raise InputError(f"min_mask_region_area must be >= 0, got {self.min_mask_region_area}")
+        if self.output_mode not in OUTPUT_MODES:
+            raise InputError(f"output_mode must be one of {OUTPUT_MODES}, got {self.output_mode!r}")
+        if self.point_grids is not None and len(self.point_grids) < self.crop_n_layers + 1:
+            raise InputError(
+                f"point_grids needs one grid per crop layer ({self.crop_n_layers + 1}), "
+                f"got {len(self.point_grids)}"
+            )
+
+    def replace(self, **changes: Any) -> EverythingSettings:
+        """A copy with some parameters changed (validated)."""
+        return dataclasses.replace(self, **_exclusive_grid(changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (point grids as nested lists)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.point_grids is not None:
+            out["point_grids"] = [np.asarray(g).tolist() for g in self.point_grids]
+        return out
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "dense": {
+        "points_per_side": 64,
+        "pred_iou_thresh": 0.85,
+        "stability_score_thresh": 0.90,
+        "min_mask_region_area": 500,
+        "box_nms_thresh": 0.7,
+        "crop_n_layers": 0,
+    },
+    "documents": {
+        "points_per_side": 24,
+        "pred_iou_thresh": 0.86,
+        "stability_score_thresh": 0.92,
+        "box_nms_thresh": 0.6,
+        "min_mask_region_area": 400,
+        "crop_n_layers": 0,
+    },
+}
+
+
+def preset(name: str, **overrides: Any) -> EverythingSettings:
+    """Settings of a named preset, with optional overrides.
+
+    Example:
+        >>> preset("dense").points_per_side
+        64
+        >>> preset("default", pred_iou_thresh=0.5).pred_iou_thresh
+        0.5
+    """
+    key = name.strip().lower()
+    if key not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; expected one of: {', '.join(PRESETS)}")
+    return EverythingSettings(**{**PRESETS[key], **_exclusive_grid(overrides)})
+
+
+def _exclusive_grid(changes: dict[str, Any]) -> dict[str, Any]:
+    """Setting one of ``points_per_side`` / ``point_grids`` clears the other."""
+    changes = dict(changes)
+    if changes.get("point_grids") is not None:
+        changes.setdefault("points_per_side", None)
+    elif changes.get("points_per_side") is not None:
+        changes.setdefault("point_grids", None)
+    return changes
