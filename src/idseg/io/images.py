@@ -18,7 +18,6 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import logging
 import os
@@ -65,6 +64,8 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", "
 """File extensions :func:`iter_image_files` picks up in folders (compared case-insensitively)."""
 
 MAX_PIXELS_ENV = "IDSEG_MAX_PIXELS"
+
+_truncated_warning_given = False
 
 _PLUGIN_ORDER = ("JPEG", "PNG", "TIFF", "WEBP", "BMP")
 _FORMAT_ALIASES = {"JPG": "JPEG", "MPO": "JPEG", "TIF": "TIFF"}
@@ -151,7 +152,7 @@ def load_image(
     if isinstance(source, np.ndarray):
         _validate_array(source)
         _check_pixels(source.shape[1], source.shape[0], limit)
-        return array_to_rgb(source)
+        return _array_to_rgb(source)
     if isinstance(source, Image.Image):
         _check_pixels(source.width, source.height, limit)
         return _decode(source)
@@ -288,15 +289,16 @@ def _validate_array(arr: np.ndarray) -> None:
     got = f"got shape {arr.shape} dtype {arr.dtype}"
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
         raise InputError(f"{expected}; {got}")
-    if arr.dtype not in (np.uint8, np.uint16, np.bool_) and arr.dtype.kind != "f":
+    if _array_kind(arr) is None:
         raise InputError(f"{expected}; {got}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputError(f"expected a non-empty image array; {got}")
 
 
-@functools.cache
 def _warn_if_truncated_images_allowed() -> None:
-    if ImageFile.LOAD_TRUNCATED_IMAGES:
+    global _truncated_warning_given
+    if ImageFile.LOAD_TRUNCATED_IMAGES and not _truncated_warning_given:
+        _truncated_warning_given = True
         logger.warning(
             "PIL.ImageFile.LOAD_TRUNCATED_IMAGES was set by another component: "
             "truncated images may be accepted"
@@ -405,7 +407,7 @@ def _decode(img: Image.Image) -> np.ndarray:
     method = _TRANSPOSE.get(_orientation(img, header_only=False))
     if method is not None:
         img = img.transpose(method)
-    return pil_to_rgb(img)
+    return _pil_to_rgb(img)
 
 
 def _orientation(img: Image.Image, *, header_only: bool) -> int:
@@ -438,11 +440,11 @@ _CONVERTIBLE_MODES = ("1", "P", "RGBX", "CMYK", "YCbCr", "HSV")
 _INT32 = np.iinfo(np.int32)
 
 
-def pil_to_rgb(img: Image.Image) -> np.ndarray:
+def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     """Convert a loaded PIL image of any mode to a C-contiguous ``H x W x 3`` uint8 array.
 
     Example:
-        >>> pil_to_rgb(Image.new("L", (3, 2), 7))[0, 0].tolist()
+        >>> _pil_to_rgb(Image.new("L", (3, 2), 7))[0, 0].tolist()
         [7, 7, 7]
 
     """
@@ -464,19 +466,20 @@ def pil_to_rgb(img: Image.Image) -> np.ndarray:
     return np.array(_convert(img, "RGB"), dtype=np.uint8, order="C")
 
 
-def array_to_rgb(arr: np.ndarray) -> np.ndarray:
+def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
     """Convert a validated numpy image (see :func:`load_image`) to a new ``H x W x 3`` uint8 array.
 
     Example:
-        >>> array_to_rgb(np.array([[True, False]]))[0].tolist()
+        >>> _array_to_rgb(np.array([[True, False]]))[0].tolist()
         [[255, 255, 255], [0, 0, 0]]
 
     """
-    if arr.dtype == np.bool_:
+    kind = _array_kind(arr)
+    if kind == "bool":
         data = arr.astype(np.uint8) * np.uint8(255)
-    elif arr.dtype == np.uint16:
+    elif kind == "u16":
         data = _scale_16bit(arr)
-    elif arr.dtype.kind == "f":
+    elif kind == "float":
         if not np.isfinite(arr).all():
             raise InputError(
                 f"float image array contains NaN or infinite values (dtype {arr.dtype})"
@@ -489,6 +492,14 @@ def array_to_rgb(arr: np.ndarray) -> np.ndarray:
     if data.shape[2] == 4:
         return _composite_over_white(data)
     return np.array(data, dtype=np.uint8, order="C", copy=True)
+
+
+def _array_kind(arr: np.ndarray) -> str | None:
+    """Classify an array dtype as "bool", "u8", "u16" or "float" (any byte order), else None."""
+    kind, size = arr.dtype.kind, arr.dtype.itemsize
+    if kind == "u" and size in (1, 2):
+        return f"u{8 * size}"
+    return {"b": "bool", "f": "float"}.get(kind)
 
 
 def _convert(img: Image.Image, mode: str) -> Image.Image:
