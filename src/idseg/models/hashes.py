@@ -1,0 +1,103 @@
+"""SHA-256 helpers and the trust-on-first-use hash records (``hashes.json``) of a checkpoint folder.
+
+``hashes.json`` maps each cached file name to the SHA-256 recorded when the file was first
+downloaded (or first seen), so a file that changes later is detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+
+from idseg.errors import CheckpointError, InputError
+from idseg.io.atomic import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+HASHES_FILE = "hashes.json"
+_CHUNK = 1024 * 1024
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def normalise_sha256(value: str | None) -> str | None:
+    """Return ``value`` as 64 lower-case hex digits (``sha256:`` prefix allowed), or None.
+
+    Raises:
+        InputError: The value is not a SHA-256 hex digest.
+
+    Example:
+        >>> normalise_sha256("SHA256:" + "AB" * 32) == "ab" * 32
+        True
+
+    """
+    if value is None:
+        return None
+    text = value.strip().lower().removeprefix("sha256:")
+    if not _HEX64.match(text):
+        raise InputError(f"expected a SHA-256 digest of 64 hex digits, got {value!r}")
+    return text
+
+
+def sha256_file(path: Path | str) -> str:
+    """Return the SHA-256 hex digest of a file, read in 1 MiB chunks.
+
+    Example:
+        >>> sha256_file("sam2.1_hiera_tiny.pt")  # doctest: +SKIP
+        '…64 hex digits…'
+
+    """
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_hash_records(folder: Path) -> dict[str, str]:
+    """Return the ``file name -> sha256`` records of a checkpoint folder (empty when none).
+
+    Raises:
+        CheckpointError: ``hashes.json`` exists but is not a JSON object of hex digests.
+
+    Example:
+        >>> read_hash_records(checkpoint_dir()).get("sam2.1_hiera_tiny.pt")  # doctest: +SKIP
+
+    """
+    path = folder / HASHES_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(
+            f"cannot read the hash records {HASHES_FILE} in the checkpoint folder: {exc}; "
+            "expected a JSON object (delete the file to trust the cached files again)"
+        ) from exc
+    valid = isinstance(data, dict) and all(
+        isinstance(k, str) and isinstance(v, str) and _HEX64.match(v) for k, v in data.items()
+    )
+    if not valid:
+        raise CheckpointError(
+            f"{HASHES_FILE} in the checkpoint folder must map file names to 64-hex SHA-256 "
+            "strings; delete it to trust the cached files again"
+        )
+    return dict(data)
+
+
+def record_hash(folder: Path, filename: str, sha256: str) -> None:
+    """Record ``sha256`` for ``filename`` in the folder's ``hashes.json`` (atomic write).
+
+    Example:
+        >>> record_hash(checkpoint_dir(), "w.pt", "0" * 64)  # doctest: +SKIP
+
+    """
+    records = read_hash_records(folder)
+    records[filename] = sha256
+    atomic_write_json(folder / HASHES_FILE, dict(sorted(records.items())))
+    logger.info("recorded SHA-256 %s… for a checkpoint (trust on first use)", sha256[:12])
+
+
+__all__ = ["HASHES_FILE", "normalise_sha256", "read_hash_records", "record_hash", "sha256_file"]

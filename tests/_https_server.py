@@ -1,0 +1,172 @@
+"""A loopback HTTPS (and plain HTTP) file server for downloader tests.
+
+Imported as ``from _https_server import ...``. The server serves one payload at every path and
+misbehaves on request, as set in its :class:`Behaviour`: closes early, ignores ``Range``, stalls,
+redirects, hides or inflates ``Content-Length``. Every request's path and ``Range`` header is
+recorded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def make_self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """Write a self-signed certificate for 127.0.0.1 and its key; return (cert, key) paths."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class Behaviour:
+    """How the server answers; tests change it between calls."""
+
+    payload: bytes = b""
+    close_after: int | None = None  # body bytes sent before closing the connection early
+    ignore_range: bool = False  # answer 200 with the whole body even when Range is asked
+    wrong_range: bool = False  # answer 206 for another range than the one asked
+    stall_s: float = 0.0  # after the headers, wait this long before sending the body
+    send_length: bool = True
+    fake_length: int | None = None  # Content-Length to announce instead of the real one
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        b = self.server.behaviour
+        b.requests.append((self.path, self.headers.get("Range")))
+        if self.path in b.redirects:
+            self.send_response(302)
+            self.send_header("Location", b.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        start = self._range_start(len(b.payload))
+        if start is None:
+            return
+        self._send_body(b, start)
+
+    def _range_start(self, size: int) -> int | None:
+        """Send the status line for the request; return the body offset, None when done."""
+        b = self.server.behaviour
+        asked = self.headers.get("Range")
+        if not asked or b.ignore_range:
+            self.send_response(200)
+            return 0
+        start = int(asked.removeprefix("bytes=").rstrip("-"))
+        if start >= size:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        shown = max(start - 1, 0) if b.wrong_range else start
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {shown}-{size - 1}/{size}")
+        return start
+
+    def _send_body(self, b: Behaviour, start: int) -> None:
+        body = b.payload[start:]
+        if b.send_length:
+            length = b.fake_length if b.fake_length is not None else len(body)
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.flush()
+        if b.stall_s:
+            b.release.wait(b.stall_s)
+        if b.close_after is not None:
+            body = body[: b.close_after]
+        view = memoryview(body)
+        for i in range(0, len(body), 256 * 1024):
+            self.wfile.write(view[i : i + 256 * 1024])
+        self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    behaviour: Behaviour
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that hang up early are part of the tests
+
+
+class LoopbackServer:
+    """A threaded server on 127.0.0.1:<free port>, HTTPS when given a cert, else plain HTTP."""
+
+    def __init__(self, cert: tuple[Path, Path] | None = None) -> None:
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.httpd.behaviour = Behaviour()
+        self.scheme = "http"
+        if cert is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*cert)
+            self.httpd.socket = ctx.wrap_socket(
+                self.httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.scheme = "https"
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def behaviour(self) -> Behaviour:
+        return self.httpd.behaviour
+
+    def reset(self, payload: bytes) -> Behaviour:
+        self.httpd.behaviour.release.set()
+        self.httpd.behaviour = Behaviour(payload=payload)
+        return self.httpd.behaviour
+
+    def url(self, path: str = "/file") -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.httpd.behaviour.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
