@@ -141,6 +141,13 @@ def test_resume_with_wrong_content_range_restarts(server, ctx, tmp_path):
     assert dest.read_bytes() == PAYLOAD
 
 
+def test_untrusted_certificate_is_refused(server, tmp_path):
+    # no ssl_context: the system trust store does not know the self-signed test certificate
+    with pytest.raises(DownloadError, match="CERTIFICATE_VERIFY_FAILED"):
+        download(server.url("/w.pt"), tmp_path / "w.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_wrong_hash_discards_everything(server, ctx, tmp_path):
     dest = tmp_path / "w.pt"
     with pytest.raises(HashMismatchError) as info:
