@@ -268,3 +268,12 @@ def test_fit_quad_empty_and_degenerate():
     assert fit_quad(line) is None
     with pytest.raises(InputError):
         fit_quad(np.zeros(10))
+
+
+def test_uint8_and_strided_masks_match_bool():
+    m = blob_mask(7)
+    ref = [p.exterior.tolist() for p in mask_to_polygons(m)]
+    assert [p.exterior.tolist() for p in mask_to_polygons(m.astype(np.uint8) * 255)] == ref
+    wide = np.repeat(m, 2, axis=1)[:, ::2]  # non-contiguous view of the same mask
+    assert [p.exterior.tolist() for p in mask_to_polygons(wide)] == ref
+    np.testing.assert_array_equal(fit_quad(m.astype(np.uint8)), fit_quad(m))

@@ -31,14 +31,14 @@ def _mask_2d(mask: np.ndarray, name: str = "mask") -> np.ndarray:
     arr = np.asarray(mask)
     if arr.ndim != 2:
         raise InputError(f"{name} must be a 2-D H x W array, got shape {arr.shape}")
-    return arr != 0
+    return arr if arr.dtype == bool else arr != 0
 
 
 def _masks_3d(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     arr = np.asarray(masks)
     if arr.ndim != 3:
         raise InputError(f"masks must be an N x H x W array, got shape {arr.shape}")
-    return arr != 0
+    return arr if arr.dtype == bool else arr != 0
 
 
 # --- COCO run-length encoding ------------------------------------------------------------------
@@ -53,7 +53,7 @@ def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
         {'size': [4, 5], 'counts': '92203'}
 
     """
-    arr = np.asfortranarray(_mask_2d(mask).astype(np.uint8))
+    arr = np.asfortranarray(_mask_2d(mask), dtype=np.uint8)
     rle = mask_utils.encode(arr)
     return {"size": [int(arr.shape[0]), int(arr.shape[1])], "counts": rle["counts"].decode("ascii")}
 

@@ -118,7 +118,23 @@ def _binary_u8(mask: np.ndarray, name: str = "mask") -> np.ndarray:
     arr = np.asarray(mask)
     if arr.ndim != 2:
         raise InputError(f"{name} must be a 2-D H x W array, got shape {arr.shape}")
+    if arr.dtype == bool:
+        return np.ascontiguousarray(arr).view(np.uint8)  # no copy for the usual case
     return (arr != 0).astype(np.uint8)
+
+
+def _padded_crop(mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """Cut a mask to its foreground box plus a 1-pixel zero border; ``None`` when empty.
+
+    Returns:
+        The padded crop and the ``offset`` that maps its contours back to image coordinates.
+    """
+    u8 = _binary_u8(mask)
+    x, y, w, h = cv2.boundingRect(u8)
+    if w == 0 or h == 0:
+        return None
+    crop = u8[y : y + h, x : x + w]
+    return cv2.copyMakeBorder(crop, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), (x - 1, y - 1)
 
 
 def _simplify(contour: np.ndarray, tolerance: float) -> np.ndarray:
@@ -151,9 +167,12 @@ def mask_to_polygons(
     """
     if not np.isfinite(tolerance) or tolerance < 0:
         raise InputError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
-    padded = cv2.copyMakeBorder(_binary_u8(mask), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    cropped = _padded_crop(mask)
+    if cropped is None:
+        return []
+    padded, offset = cropped
     contours, hierarchy = cv2.findContours(
-        padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE, offset=(-1, -1)
+        padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE, offset=offset
     )
     if hierarchy is None:
         return []
@@ -328,10 +347,11 @@ def fit_quad(mask: np.ndarray) -> np.ndarray | None:
         [[10.0, 20.0], [80.0, 20.0], [80.0, 60.0], [10.0, 60.0]]
 
     """
-    padded = cv2.copyMakeBorder(_binary_u8(mask), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    contours, _ = cv2.findContours(
-        padded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=(-1, -1)
-    )
+    cropped = _padded_crop(mask)
+    if cropped is None:
+        return None
+    padded, offset = cropped
+    contours, _ = cv2.findContours(padded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=offset)
     if not contours:
         return None
     contour = max(contours, key=lambda c: (cv2.contourArea(c), len(c)))
