@@ -1,0 +1,1 @@
+"""Model registry, downloads, config resolution and checkpoint loading."""

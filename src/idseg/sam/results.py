@@ -166,13 +166,25 @@ class Segments(Sequence[Segment]):
         return [s.to_record() for s in self.items]
 
     def to_coco(
-        self, image_id: int = 1, file_name: str = "image", category_id: int = 1
+        self,
+        image_id: int = 1,
+        file_name: str = "image",
+        category_id: int = 1,
+        category_name: str = "object",
     ) -> dict[str, Any]:
-        """A COCO dataset dict: one image, compressed-RLE annotations (``iscrowd`` 0)."""
+        """A COCO dataset dict: one image, compressed-RLE annotations (``iscrowd`` 0).
+
+        COCO boxes there are ``[x, y, w, h]`` with ``w = x1 - x0 + 1`` (pixel counts), unlike
+        :attr:`Segment.bbox_xywh`, which keeps Meta's ``w = x1 - x0`` for parity with its records.
+        """
         from idseg.formats import segments_to_coco
 
         return segments_to_coco(
-            self, image_id=image_id, file_name=file_name, category_id=category_id
+            self,
+            image_id=image_id,
+            file_name=file_name,
+            category_id=category_id,
+            category_name=category_name,
         )
 
     def to_polygons(self, tolerance: float = 1.0) -> list[dict[str, Any]]:
