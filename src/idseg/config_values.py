@@ -1,0 +1,287 @@
+"""Checks for the values of an idseg configuration (helpers of :mod:`idseg.config`).
+
+Every checker takes the value and a label (``"idseg.toml: output.seed"``) for its error message,
+and returns the value in its canonical form or raises :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import difflib
+import math
+import os
+import re
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from idseg.errors import ConfigError
+from idseg.models.sam2 import DEVICES
+from idseg.sam.settings import PRESETS, EverythingSettings
+
+#: Output formats the segment commands can write.
+FORMATS = ("png", "coco", "polygons", "yolo")
+
+_SAM2_EXAMPLES = "'sam2.1_hiera_t', 'sam2.1_hiera_s', 'sam2.1_hiera_b+' or 'sam2.1_hiera_l'"
+
+
+def close_match(key: str, known: Iterable[str]) -> str | None:
+    """The known name closest to ``key``, if any is close."""
+    found = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def suggest(key: str, known: Iterable[str]) -> str:
+    """A ``"; did you mean 'x'?"`` hint, or an empty string."""
+    close = close_match(key, known)
+    return f"; did you mean {close!r}?" if close else ""
+
+
+def check_bool(value: Any, label: str) -> bool:
+    """A real boolean (``true``/``false``)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{label} must be true or false, got {value!r}")
+    return value
+
+
+def check_opt_bool(value: Any, label: str) -> bool | None:
+    """A boolean or ``None``."""
+    return None if value is None else check_bool(value, label)
+
+
+def check_int(value: Any, label: str, minimum: int | None = None) -> int:
+    """An integer (a float with an integral value is accepted), optionally ``>= minimum``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{label} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{label} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_float(value: Any, label: str, minimum: float | None = None) -> float:
+    """A finite number, optionally ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{label} must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{label} must be >= {minimum}, got {value}")
+    return float(value)
+
+
+def check_str(value: Any, label: str) -> str:
+    """A non-empty string (paths are turned into strings)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{label} must be a non-empty string, got {value!r}")
+    return value
+
+
+def check_opt_str(value: Any, label: str) -> str | None:
+    """A non-empty string or ``None``."""
+    return None if value is None else check_str(value, label)
+
+
+def check_mapping(value: Any, name: str, where: str) -> Mapping[Any, Any]:
+    """A mapping (a TOML table, YAML mapping or JSON object)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: {name!r} must be a mapping (table), got {value!r}")
+    return value
+
+
+def check_class_names(value: Any, label: str) -> list[str]:
+    """A list of non-empty strings (a comma-separated string is split)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"{label} must be a non-empty list of names, got {value!r}")
+    return [check_str(name, f"{label}[{i}]") for i, name in enumerate(value)]
+
+
+def check_preset(value: Any, label: str) -> str:
+    """A known preset name, lower-cased."""
+    name = check_str(value, label).strip().lower()
+    if name not in PRESETS:
+        raise ConfigError(
+            f"{label}: unknown preset {value!r}{suggest(name, PRESETS)} "
+            f"Expected one of: {', '.join(PRESETS)}"
+        )
+    return name
+
+
+def check_device(value: Any, label: str) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``."""
+    name = check_str(value, label).strip().lower()
+    if name not in DEVICES and not re.fullmatch(r"(cuda|mps):\d+", name):
+        raise ConfigError(f"{label} must be one of {', '.join(DEVICES)} or cuda:N, got {value!r}")
+    return name
+
+
+def parse_formats(text: str | list[str] | tuple[str, ...], label: str = "formats") -> list[str]:
+    """Output formats from ``"png,coco"`` or a list (items may hold commas); deduplicated.
+
+    Example:
+        >>> parse_formats("png, COCO,png,yolo")
+        ['png', 'coco', 'yolo']
+    """
+    items = [text] if isinstance(text, str) else text
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{label} must be a comma-separated string or a list, got {text!r}")
+    found: list[str] = []
+    for item in items:
+        for part in item.split(","):
+            name = part.strip().lower()
+            if name and name not in FORMATS:
+                raise ConfigError(
+                    f"{label}: unknown output format {part.strip()!r}{suggest(name, FORMATS)} "
+                    f"Allowed: {', '.join(FORMATS)}"
+                )
+            if name and name not in found:
+                found.append(name)
+    if not found:
+        raise ConfigError(f"{label}: no output format given; allowed: {', '.join(FORMATS)}")
+    return found
+
+
+def is_sam1_type(text: str) -> bool:
+    """Whether ``text`` is a SAM1 model type (``vit_b``, ``vit_l``, ``vit_h``, ``default``)."""
+    key = text.strip().lower().replace("-", "_")
+    return key == "default" or bool(re.fullmatch(r"(sam_)?vit_[a-z0-9]+", key))
+
+
+def _sam1_error(text: str, label: str) -> ConfigError:
+    return ConfigError(
+        f"{label}: {text!r} is a SAM1 (segment-anything) model type; SAM1 types are not SAM2 "
+        f"configs and SAM1 weights do not load into SAM2. Use a SAM2 config such as "
+        f"{_SAM2_EXAMPLES}"
+    )
+
+
+def check_model_config(value: Any, label: str) -> str | None:
+    """A SAM2 config name or YAML path (resolved later); SAM1 types are rejected."""
+    text = check_opt_str(value, label)
+    if text is not None and is_sam1_type(text):
+        raise _sam1_error(text, label)
+    return text
+
+
+def model_type_to_config(value: Any, where: str) -> str:
+    """Map a legacy ``model_type`` to a SAM2 config name.
+
+    ``sam2.1_hiera_t`` and ``sam2_hiera_small`` keep their family; bare sizes such as ``hiera_t``,
+    ``hiera_tiny`` or ``tiny`` mean SAM 2.1. YAML paths and idseg's own configs pass unchanged.
+
+    Example:
+        >>> model_type_to_config("hiera_tiny", "config.json")
+        'sam2.1_hiera_t'
+        >>> model_type_to_config("sam2_hiera_small", "config.json")
+        'sam2_hiera_s'
+    """
+    from idseg.models import registry
+    from idseg.models.configs import available_configs, normalize_config_name
+
+    label = f"{where}: model_type"
+    text = check_str(value, label).strip()
+    if is_sam1_type(text):
+        raise _sam1_error(text, label)
+    key = text.lower().replace("-", "_")
+    key = key.removeprefix("hiera_")
+    with contextlib.suppress(ConfigError):
+        return registry.get_checkpoint(key).config
+    if Path(text).suffix.lower() in (".yaml", ".yml"):
+        return text
+    name = normalize_config_name(text)
+    if name in available_configs():
+        return name
+    raise ConfigError(
+        f"{label} {text!r} names no SAM2 config or checkpoint; expected a name such as "
+        f"{_SAM2_EXAMPLES}, 'sam2_hiera_small', 'hiera_tiny' or 'tiny', or a YAML path"
+    )
+
+
+def _everything_types() -> dict[str, tuple[type, bool]]:
+    """Each segment-everything parameter's base type and whether ``None`` is allowed."""
+    hints = typing.get_type_hints(EverythingSettings)
+    out: dict[str, tuple[type, bool]] = {}
+    for f in dataclasses.fields(EverythingSettings):
+        args = typing.get_args(hints[f.name])
+        base = next((a for a in args if a is not type(None)), hints[f.name])
+        out[f.name] = (typing.get_origin(base) or base, type(None) in args)
+    return out
+
+
+EVERYTHING_FIELDS: dict[str, tuple[type, bool]] = _everything_types()
+
+
+def check_everything_value(key: str, value: Any, where: str) -> Any:
+    """Check the type of one segment-everything parameter (ranges are checked by the settings)."""
+    kind, optional = EVERYTHING_FIELDS[key]
+    label = f"{where}: everything.{key}"
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{label} must be set (null is not allowed)")
+    if kind is list:
+        return _check_grids(value, label)
+    checkers: dict[type, Callable[[Any, str], Any]] = {
+        bool: check_bool,
+        int: check_int,
+        float: check_float,
+        str: check_str,
+    }
+    return checkers[kind](value, label)
+
+
+def _check_grids(value: Any, label: str) -> list[list[list[float]]]:
+    """Point grids: a list of ``N x 2`` lists of ``[x, y]`` in ``[0, 1]``."""
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"{label} must be a list of grids of [x, y] points, got {value!r}")
+    grids = []
+    for i, grid in enumerate(value):
+        grid = grid.tolist() if hasattr(grid, "tolist") else grid
+        ok = isinstance(grid, list | tuple) and len(grid) > 0
+        points = [[check_float(c, f"{label}[{i}]") for c in p] for p in grid] if ok else []
+        if not ok or any(len(p) != 2 or not all(0 <= c <= 1 for c in p) for p in points):
+            raise ConfigError(f"{label}[{i}] must be a non-empty list of [x, y] in [0, 1]")
+        grids.append(points)
+    return grids
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A JSON-ready copy: string keys, lists for tuples/sets, ISO dates, strings for paths."""
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in obj]
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, dt.date | dt.time):
+        return obj.isoformat()
+    if hasattr(obj, "tolist"):
+        return to_jsonable(obj.tolist())
+    return os.fspath(obj) if isinstance(obj, os.PathLike) else str(obj)
+
+
+MODEL_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "checkpoint": check_opt_str,
+    "config": check_model_config,
+    "device": check_device,
+    "offline": check_opt_bool,
+}
+OUTPUT_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "formats": parse_formats,
+    "overlay": check_bool,
+    "pad_percent": lambda v, label: check_float(v, label, minimum=0.0),
+    "crops": check_bool,
+    "seed": lambda v, label: check_int(v, label, minimum=0),
+}
+TOP_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "preset": check_preset,
+    "class_names": lambda v, label: None if v is None else check_class_names(v, label),
+    "num_classes": lambda v, label: None if v is None else check_int(v, label, minimum=1),
+    "image_size": lambda v, label: None if v is None else check_int(v, label, minimum=1),
+}
