@@ -1,0 +1,48 @@
+"""The Typer application: global options and command registration."""
+
+from __future__ import annotations
+
+import typer
+
+from idseg._version import __version__
+from idseg.cli import info, models, prompt, segment
+from idseg.cli._common import setup_logging
+
+app = typer.Typer(
+    name="idseg",
+    help="Segment identity documents, and any other image, with Meta's SAM2.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"idseg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log output (-v info, -vv debug)."
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Segment identity documents, and any other image, with Meta's SAM2."""
+    setup_logging(verbose)
+
+
+app.command("segment")(segment.segment)
+app.command("prompt")(prompt.prompt)
+app.command("info")(info.info)
+app.add_typer(models.app, name="models")

@@ -1,0 +1,89 @@
+"""``idseg prompt``: masks from point and box prompts on one image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from idseg.cli._common import console, parse_floats, print_json, user_errors
+
+
+def _parse_points(values: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if not values:
+        return None, None
+    points, labels = [], []
+    for text in values:
+        nums = parse_floats(text, (2, 3), "--point")
+        label = nums[2] if len(nums) == 3 else 1.0
+        if label not in (0.0, 1.0):
+            raise typer.BadParameter(f"--point label must be 1 (foreground) or 0, got {text!r}")
+        points.append(nums[:2])
+        labels.append(int(label))
+    return np.array(points, dtype=np.float32), np.array(labels, dtype=np.int32)
+
+
+def _parse_boxes(values: list[str]) -> np.ndarray | None:
+    if not values:
+        return None
+    return np.array([parse_floats(v, (4,), "--box") for v in values], dtype=np.float32)
+
+
+def prompt(
+    image: Path = typer.Argument(..., help="The image file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    point: list[str] = typer.Option(
+        [],
+        "--point",
+        "-p",
+        help="X,Y[,LABEL] in pixels; LABEL 1 foreground (default), 0 background.",
+    ),
+    box: list[str] = typer.Option(
+        [], "--box", "-b", help="X1,Y1,X2,Y2 in pixels; repeat for many boxes (one mask each)."
+    ),
+    checkpoint: str | None = typer.Option(
+        None, "--checkpoint", "-c", help="SAM2 checkpoint: path, registry name or https URL."
+    ),
+    model_config: str | None = typer.Option(
+        None, "--model-config", help="SAM2 config name or YAML (default: from the checkpoint)."
+    ),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    multimask: bool | None = typer.Option(
+        None,
+        "--multimask/--single-mask",
+        help="Three candidates per prompt (default: on for points only, off with boxes).",
+    ),
+    tolerance: float = typer.Option(1.0, help="Polygon simplification in pixels."),
+    offline: bool = typer.Option(False, "--offline", help="Never open a network connection."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result JSON on stdout."),
+) -> None:
+    """Segment what the points and boxes designate; write masks, polygons, scores, an overlay."""
+    from idseg.export import export_masks
+    from idseg.io.images import load_image
+    from idseg.sam.predictor import SAM2Predictor
+
+    points, labels = _parse_points(point)
+    boxes = _parse_boxes(box)
+    if points is None and boxes is None:
+        raise typer.BadParameter("give at least one --point or --box")
+    multi = multimask if multimask is not None else boxes is None
+    with user_errors():
+        rgb = load_image(image)
+        predictor = SAM2Predictor.from_pretrained(
+            checkpoint, model_config, device=device, offline=offline or None
+        )
+        predictor.set_image(rgb)
+        answer = predictor.predict(points, labels, boxes, multimask_output=multi)
+        result = export_masks(answer, rgb, out, points, labels, boxes, tolerance=tolerance)
+    if as_json:
+        print_json(result)
+        return
+    for rec in result["prompts"]:
+        best = rec["candidates"][rec["best"]]
+        console.print(
+            f"prompt {rec['prompt']}: best mask {rec['best']} score {best['score']:.3f} "
+            f"area {best['area']} px",
+            highlight=False,
+        )
+    console.print(f"written to {out}", highlight=False)
