@@ -32,17 +32,51 @@ def segment(
     ),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or mps."),
     preset: str | None = typer.Option(None, help="default, dense or documents."),
-    points_per_side: int | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    points_per_batch: int | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    pred_iou_thresh: float | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    stability_score_thresh: float | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    stability_score_offset: float | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    mask_threshold: float | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    box_nms_thresh: float | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    crop_n_layers: int | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    crop_nms_thresh: float | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    crop_overlap_ratio: float | None = typer.Option(None, rich_help_panel=_EVERYTHING),
-    crop_n_points_downscale_factor: int | None = typer.Option(None, rich_help_panel=_EVERYTHING),
+    points_per_side: int | None = typer.Option(
+        None, help="Grid points per side (Meta: 32).", rich_help_panel=_EVERYTHING
+    ),
+    points_per_batch: int | None = typer.Option(
+        None, help="Points decoded together (Meta: 64).", rich_help_panel=_EVERYTHING
+    ),
+    pred_iou_thresh: float | None = typer.Option(
+        None,
+        help="Keep masks with predicted IoU above this (Meta: 0.8).",
+        rich_help_panel=_EVERYTHING,
+    ),
+    stability_score_thresh: float | None = typer.Option(
+        None,
+        help="Keep masks with stability at least this (Meta: 0.95).",
+        rich_help_panel=_EVERYTHING,
+    ),
+    stability_score_offset: float | None = typer.Option(
+        None, help="Logit offset of the stability score (Meta: 1.0).", rich_help_panel=_EVERYTHING
+    ),
+    mask_threshold: float | None = typer.Option(
+        None, help="Logit threshold of the masks (Meta: 0.0).", rich_help_panel=_EVERYTHING
+    ),
+    box_nms_thresh: float | None = typer.Option(
+        None,
+        help="Box IoU for duplicate removal within a crop (Meta: 0.7).",
+        rich_help_panel=_EVERYTHING,
+    ),
+    crop_n_layers: int | None = typer.Option(
+        None, help="Extra layers of image crops (Meta: 0).", rich_help_panel=_EVERYTHING
+    ),
+    crop_nms_thresh: float | None = typer.Option(
+        None,
+        help="Box IoU for duplicate removal between crops (Meta: 0.7).",
+        rich_help_panel=_EVERYTHING,
+    ),
+    crop_overlap_ratio: float | None = typer.Option(
+        None,
+        help="Crop overlap as a fraction of the image side (Meta: 512/1500).",
+        rich_help_panel=_EVERYTHING,
+    ),
+    crop_n_points_downscale_factor: int | None = typer.Option(
+        None,
+        help="Points per side shrink by this per crop layer (Meta: 1).",
+        rich_help_panel=_EVERYTHING,
+    ),
     min_mask_region_area: int | None = typer.Option(
         None,
         rich_help_panel=_EVERYTHING,
