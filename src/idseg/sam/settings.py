@@ -18,7 +18,7 @@ Presets:
     Cards and pages in photos. Documents are large, flat, convex objects that fill a good part of
     the frame, and their fields are mid-sized blocks; tiny masks are glyphs and guilloche noise.
     So: 24 points per side (a card spans many grid cells, so a coarser grid still hits every
-    field and costs 44 % of the default's decoder work), ``pred_iou_thresh`` 0.86 and
+    field and costs 56 % of the default's decoder work), ``pred_iou_thresh`` 0.86 and
     ``stability_score_thresh`` 0.92 (accept the slightly softer masks laminate glare produces),
     ``box_nms_thresh`` 0.6 (fields inside a card have nested, strongly overlapping boxes; a lower
     threshold removes near-duplicate field masks), ``min_mask_region_area`` 400 (fills the holes
@@ -84,6 +84,7 @@ class EverythingSettings:
 
     def validate(self) -> None:
         """Raise :class:`InputError` for values Meta's generator would reject or misuse."""
+        _check_types(self)
         if (self.points_per_side is None) == (self.point_grids is None):
             raise InputError("give exactly one of points_per_side or point_grids")
         if self.points_per_side is not None and self.points_per_side < 1:
@@ -112,14 +113,15 @@ class EverythingSettings:
                 f"point_grids needs one grid per crop layer ({self.crop_n_layers + 1}), "
                 f"got {len(self.point_grids)}"
             )
+        _check_grids(self)
 
     def replace(self, **changes: Any) -> EverythingSettings:
         """A copy with some parameters changed (validated)."""
-        return dataclasses.replace(self, **_exclusive_grid(changes))
+        return dataclasses.replace(self, **_exclusive_grid(_known(changes)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (point grids as nested lists)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
         if self.point_grids is not None:
             out["point_grids"] = [np.asarray(g).tolist() for g in self.point_grids]
         return out
@@ -158,7 +160,7 @@ def preset(name: str, **overrides: Any) -> EverythingSettings:
     key = name.strip().lower()
     if key not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; expected one of: {', '.join(PRESETS)}")
-    return EverythingSettings(**{**PRESETS[key], **_exclusive_grid(overrides)})
+    return EverythingSettings(**{**PRESETS[key], **_exclusive_grid(_known(overrides))})
 
 
 def _exclusive_grid(changes: dict[str, Any]) -> dict[str, Any]:
@@ -169,3 +171,79 @@ def _exclusive_grid(changes: dict[str, Any]) -> dict[str, Any]:
     elif changes.get("points_per_side") is not None:
         changes.setdefault("point_grids", None)
     return changes
+
+
+_INT_FIELDS = ("points_per_batch", "crop_n_layers", "crop_n_points_downscale_factor")
+_REAL_FIELDS = (
+    "pred_iou_thresh",
+    "stability_score_thresh",
+    "stability_score_offset",
+    "mask_threshold",
+    "box_nms_thresh",
+    "crop_nms_thresh",
+    "crop_overlap_ratio",
+    "min_mask_region_area",
+)
+_BOOL_FIELDS = ("use_m2m", "multimask_output")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_types(s: EverythingSettings) -> None:
+    """Wrong types raise :class:`InputError` here instead of ``TypeError`` deep in generation."""
+    names = list(_INT_FIELDS) + ([] if s.points_per_side is None else ["points_per_side"])
+    for name in names:
+        if not _is_int(getattr(s, name)):
+            raise InputError(f"{name} must be an integer, got {getattr(s, name)!r}")
+    for name in _REAL_FIELDS:
+        value = getattr(s, name)
+        if not (_is_int(value) or isinstance(value, (float, np.floating))) or not np.isfinite(
+            value
+        ):
+            raise InputError(f"{name} must be a finite number, got {value!r}")
+    for name in _BOOL_FIELDS:
+        if not isinstance(getattr(s, name), (bool, np.bool_)):
+            raise InputError(f"{name} must be True or False, got {getattr(s, name)!r}")
+    if not isinstance(s.output_mode, str):
+        raise InputError(f"output_mode must be a string, got {s.output_mode!r}")
+
+
+def _check_grids(s: EverythingSettings) -> None:
+    """Every crop layer must get at least one point, as an ``N x 2`` array of finite numbers."""
+    if s.points_per_side is not None:
+        smallest = s.points_per_side // s.crop_n_points_downscale_factor**s.crop_n_layers
+        if smallest < 1:
+            raise InputError(
+                f"points_per_side {s.points_per_side} leaves no point in crop layer "
+                f"{s.crop_n_layers} with crop_n_points_downscale_factor "
+                f"{s.crop_n_points_downscale_factor}; use more points or fewer crop layers"
+            )
+        return
+    for i, grid in enumerate(s.point_grids or []):
+        try:
+            arr = np.asarray(grid, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"point_grids[{i}] must be an N x 2 array of numbers: {exc}") from exc
+        if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] != 2:
+            raise InputError(f"point_grids[{i}] must be an N x 2 array (N >= 1), got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise InputError(f"point_grids[{i}] must hold finite (x, y) in [0, 1], got NaN or inf")
+
+
+def _known(changes: dict[str, Any]) -> dict[str, Any]:
+    """Reject parameter names the generator does not have (instead of a ``TypeError``)."""
+    names = {f.name for f in dataclasses.fields(EverythingSettings)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise InputError(
+            f"unknown segment-everything parameter(s) {', '.join(unknown)}; "
+            f"expected some of: {', '.join(sorted(names))}"
+        )
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as Python numbers, so the dict is JSON-serialisable."""
+    return value.item() if isinstance(value, np.generic) else value
