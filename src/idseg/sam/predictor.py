@@ -177,7 +177,9 @@ class SAM2Predictor:
         """Forget the current image."""
         self._embedding = None
 
-    def to_model_coords(self, xy: np.ndarray, orig_hw: tuple[int, int]) -> torch.Tensor:
+    def to_model_coords(
+        self, xy: np.ndarray | torch.Tensor, orig_hw: tuple[int, int]
+    ) -> torch.Tensor:
         """Map ``(x, y)`` image pixels (any leading shape) to the model's input frame."""
         h, w = orig_hw
         t = torch.as_tensor(xy, dtype=torch.float32, device=self.device).clone()

@@ -102,7 +102,12 @@ class Segment:
         return self.mask[y0:y1, x0:x1].astype(np.uint8) * 255
 
     def to_record(self) -> dict[str, Any]:
-        """Metadata as a JSON-ready dict (no mask), with the keys of Meta's generator."""
+        """Metadata as a JSON-ready dict (no mask), with the keys of Meta's generator.
+
+        ``bbox`` and ``crop_box`` are XYWH as in Meta's records; ``bbox_xyxy`` and
+        ``crop_box_xyxy`` are added for convenience.
+        """
+        x0c, y0c, x1c, y1c = self.crop_box
         return {
             "bbox": list(self.bbox_xywh),
             "bbox_xyxy": list(self.bbox_xyxy),
@@ -110,7 +115,8 @@ class Segment:
             "predicted_iou": self.predicted_iou,
             "stability_score": self.stability_score,
             "point_coords": [list(self.point)],
-            "crop_box": list(self.crop_box),
+            "crop_box": [x0c, y0c, x1c - x0c, y1c - y0c],
+            "crop_box_xyxy": list(self.crop_box),
         }
 
 
