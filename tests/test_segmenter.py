@@ -75,8 +75,9 @@ def test_unknown_preset_is_config_error(tiny_checkpoint):
 
 
 def test_output_names_are_unique_and_safe():
-    names = output_names([Path("a/card.jpg"), Path("b/card.png"), Path("c/ü ber?.png"),
-                          Path("d/card.tif")])
+    names = output_names(
+        [Path("a/card.jpg"), Path("b/card.png"), Path("c/ü ber?.png"), Path("d/card.tif")]
+    )
     assert names == ["card", "card-2", "ü_ber_", "card-3"]
 
 
@@ -87,8 +88,10 @@ def _hand_segments() -> tuple[Segments, np.ndarray]:
     big[15:20, 15:20] = False  # a hole
     small = np.zeros((40, 50), bool)
     small[1:4, 1:4] = True
-    segs = [Segment(m, _box(m), int(m.sum()), 0.9, 0.95, (10.0, 10.0), (0, 0, 49, 39))
-            for m in (small, big)]
+    segs = [
+        Segment(m, _box(m), int(m.sum()), 0.9, 0.95, (10.0, 10.0), (0, 0, 49, 39))
+        for m in (small, big)
+    ]
     return Segments(segs, (40, 50)), image
 
 
@@ -130,6 +133,10 @@ def test_export_masks_for_prompts(tmp_path, tiny_model):
 
 
 def test_settings_object_overrides_preset(tiny_checkpoint):
-    seg = Segmenter(tiny_checkpoint, device="cpu", preset="dense",
-                    settings=EverythingSettings(points_per_side=3))
+    seg = Segmenter(
+        tiny_checkpoint,
+        device="cpu",
+        preset="dense",
+        settings=EverythingSettings(points_per_side=3),
+    )
     assert seg.settings.points_per_side == 3 and seg.settings.pred_iou_thresh == 0.8
