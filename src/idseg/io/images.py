@@ -13,6 +13,9 @@ Guarantees:
 * The EXIF orientation is applied (all 8 values, as ``PIL.ImageOps.exif_transpose`` does).
 * The result is always an ``H x W x 3`` C-contiguous ``uint8`` RGB array. Transparent pixels are
   composited over white, because documents are usually scanned or photographed on white.
+
+Pixel-mode and dtype conversion to RGB lives in :mod:`idseg.io.pixels`; :func:`pil_to_rgb` and
+:func:`array_to_rgb` are re-exported here.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from idseg.errors import (
     InputError,
     UnsupportedFormatError,
 )
+from idseg.io.pixels import array_to_rgb, pil_to_rgb, validate_array
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +154,9 @@ def load_image(
     """
     limit = _resolve_max_pixels(max_pixels)
     if isinstance(source, np.ndarray):
-        _validate_array(source)
+        validate_array(source)
         _check_pixels(source.shape[1], source.shape[0], limit)
-        return _array_to_rgb(source)
+        return array_to_rgb(source)
     if isinstance(source, Image.Image):
         _check_pixels(source.width, source.height, limit)
         return _decode(source)
@@ -181,7 +185,7 @@ def image_size(
     """
     limit = _resolve_max_pixels(max_pixels)
     if isinstance(source, np.ndarray):
-        _validate_array(source)
+        validate_array(source)
         _check_pixels(source.shape[1], source.shape[0], limit)
         return int(source.shape[0]), int(source.shape[1])
     if isinstance(source, Image.Image):
@@ -279,20 +283,6 @@ def _check_pixels(width: int, height: int, limit: int | None) -> None:
             f"image is {width}x{height} = {width * height} pixels, more than the limit of "
             f"{limit} (raise it with max_pixels or {MAX_PIXELS_ENV})"
         )
-
-
-def _validate_array(arr: np.ndarray) -> None:
-    expected = (
-        "expected an array of shape HxW, HxWx1, HxWx3 or HxWx4 with dtype uint8, uint16, bool "
-        "or float in [0, 1]"
-    )
-    got = f"got shape {arr.shape} dtype {arr.dtype}"
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
-        raise InputError(f"{expected}; {got}")
-    if _array_kind(arr) is None:
-        raise InputError(f"{expected}; {got}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"expected a non-empty image array; {got}")
 
 
 def _warn_if_truncated_images_allowed() -> None:
@@ -407,7 +397,7 @@ def _decode(img: Image.Image) -> np.ndarray:
     method = _TRANSPOSE.get(_orientation(img, header_only=False))
     if method is not None:
         img = img.transpose(method)
-    return _pil_to_rgb(img)
+    return pil_to_rgb(img)
 
 
 def _orientation(img: Image.Image, *, header_only: bool) -> int:
@@ -430,130 +420,15 @@ def _oriented_size(img: Image.Image) -> tuple[int, int]:
     return img.height, img.width
 
 
-# ---------------------------------------------------------------------------------------------
-# Pixel normalisation to H x W x 3 uint8 RGB
-
-
-_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
-_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-_CONVERTIBLE_MODES = ("1", "P", "RGBX", "CMYK", "YCbCr", "HSV")
-_INT32 = np.iinfo(np.int32)
-
-
-def _pil_to_rgb(img: Image.Image) -> np.ndarray:
-    """Convert a loaded PIL image of any mode to a C-contiguous ``H x W x 3`` uint8 array.
-
-    Example:
-        >>> _pil_to_rgb(Image.new("L", (3, 2), 7))[0, 0].tolist()
-        [7, 7, 7]
-
-    """
-    mode = img.mode
-    if mode == "RGB" and "transparency" not in img.info:
-        return np.array(img, dtype=np.uint8, order="C")
-    if mode == "L" and "transparency" not in img.info:
-        return _gray_to_rgb(np.asarray(img, dtype=np.uint8))
-    if mode in _SIXTEEN_BIT_MODES:
-        return _gray_to_rgb(_scale_16bit(np.asarray(img)))
-    if mode == "I":
-        return _gray_to_rgb(_scale_int32(np.asarray(img)))
-    if mode == "F":
-        return _gray_to_rgb(_scale_float_mode(np.asarray(img)))
-    if mode in _ALPHA_MODES or "transparency" in img.info:
-        return _composite_over_white(np.asarray(_convert(img, "RGBA")))
-    if mode not in _CONVERTIBLE_MODES:  # e.g. LAB: Pillow would reinterpret, not convert
-        raise UnsupportedFormatError(f"pixel mode {mode!r} is not supported")
-    return np.array(_convert(img, "RGB"), dtype=np.uint8, order="C")
-
-
-def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
-    """Convert a validated numpy image (see :func:`load_image`) to a new ``H x W x 3`` uint8 array.
-
-    Example:
-        >>> _array_to_rgb(np.array([[True, False]]))[0].tolist()
-        [[255, 255, 255], [0, 0, 0]]
-
-    """
-    kind = _array_kind(arr)
-    if kind == "bool":
-        data = arr.astype(np.uint8) * np.uint8(255)
-    elif kind == "u16":
-        data = _scale_16bit(arr)
-    elif kind == "float":
-        if not np.isfinite(arr).all():
-            raise InputError(
-                f"float image array contains NaN or infinite values (dtype {arr.dtype})"
-            )
-        data = np.rint(np.clip(arr.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
-    else:
-        data = arr.astype(np.uint8, copy=False)
-    if data.ndim == 2 or data.shape[2] == 1:
-        return _gray_to_rgb(data.reshape(data.shape[:2]))
-    if data.shape[2] == 4:
-        return _composite_over_white(data)
-    return np.array(data, dtype=np.uint8, order="C", copy=True)
-
-
-def _array_kind(arr: np.ndarray) -> str | None:
-    """Classify an array dtype as "bool", "u8", "u16" or "float" (any byte order), else None."""
-    kind, size = arr.dtype.kind, arr.dtype.itemsize
-    if kind == "u" and size in (1, 2):
-        return f"u{8 * size}"
-    return {"b": "bool", "f": "float"}.get(kind)
-
-
-def _convert(img: Image.Image, mode: str) -> Image.Image:
-    try:
-        return img.convert(mode)
-    except (ValueError, OSError) as exc:
-        raise UnsupportedFormatError(
-            f"pixel mode {img.mode!r} cannot be converted to {mode}"
-        ) from exc
-
-
-def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
-
-
-def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
-    rgb = rgba[:, :, :3].astype(np.uint32)
-    alpha = rgba[:, :, 3:4].astype(np.uint32)
-    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
-    return np.ascontiguousarray(out.astype(np.uint8))
-
-
-def _scale_16bit(values: np.ndarray) -> np.ndarray:
-    wide = values.astype(np.uint32)
-    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
-
-
-def _scale_int32(values: np.ndarray) -> np.ndarray:
-    low, high = int(values.min()), int(values.max())
-    if low >= 0 and high <= 65535:
-        return _scale_16bit(values)
-    floor = 0 if low >= 0 else int(_INT32.min)
-    span = float(int(_INT32.max) - floor)
-    return np.rint((values.astype(np.float64) - floor) * (255.0 / span)).astype(np.uint8)
-
-
-def _scale_float_mode(values: np.ndarray) -> np.ndarray:
-    if not np.isfinite(values).all():
-        raise CorruptImageError("the float image contains NaN or infinite values")
-    data = np.clip(values.astype(np.float64), 0.0, None)
-    high = float(data.max())
-    scale = next(
-        (255.0 / top for top in (1.0, 255.0, 65535.0) if high <= top), 255.0 / max(high, 1.0)
-    )
-    return np.rint(np.clip(data * scale, 0.0, 255.0)).astype(np.uint8)
-
-
 __all__ = [
     "ALLOWED_FORMATS",
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "MAX_PIXELS_ENV",
     "ImageSource",
+    "array_to_rgb",
     "image_size",
     "iter_image_files",
     "load_image",
+    "pil_to_rgb",
 ]
