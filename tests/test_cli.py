@@ -280,3 +280,45 @@ def test_info_json():
     report = json.loads(result.stdout)
     assert report["versions"]["torch"]
     assert "cuda" in report["devices"]
+
+
+def test_prompt_click_refinement_with_saved_logits(tmp_path, tiny_checkpoint, tiny_model):
+    from idseg.sam.predictor import SAM2Predictor
+
+    image = tmp_path / "scene.png"
+    scene = make_scene()
+    cv2.imwrite(str(image), scene[:, :, ::-1])
+    first = tmp_path / "first"
+    args = ["prompt", str(image), "--checkpoint", str(tiny_checkpoint)]
+    assert runner.invoke(app, [*args, "--out", str(first), "--point", "100,100"]).exit_code == 0
+    second = tmp_path / "second"
+    result = runner.invoke(
+        app,
+        [
+            *args,
+            "--out",
+            str(second),
+            "--point",
+            "100,100",
+            "--point",
+            "160,120,0",
+            "--mask-input",
+            str(first / "logits_000.npy"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    # Expected: the library's refine() on the same model.
+    predictor = SAM2Predictor(tiny_model)
+    predictor.set_image(scene)
+    expected = predictor.refine(
+        predictor.predict([[100, 100]], [1]), [[100, 100], [160, 120]], [1, 0]
+    )
+    got = cv2.imread(str(second / "best_000.png"), cv2.IMREAD_GRAYSCALE) > 0
+    np.testing.assert_array_equal(got, expected.masks[0, 0])
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not numpy")
+    result = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "x"), "--point", "1,1", "--mask-input", str(bad)]
+    )
+    assert result.exit_code == 2 and "--mask-input" in result.output

@@ -51,6 +51,13 @@ class ExportOptions:
             raise ConfigError(f"unknown format(s) {unknown}; expected any of {', '.join(FORMATS)}")
 
 
+def _save_npy(array: np.ndarray, path: Path) -> None:
+    from idseg.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array.astype(np.float32))
+
+
 def _write_png_rgb(image: np.ndarray, path: Path) -> None:
     from PIL import Image
 
@@ -127,9 +134,10 @@ def export_masks(
 ) -> dict[str, Any]:
     """Write a prompted answer: every candidate mask, a JSON with scores and polygons, an overlay.
 
-    Files: ``mask_{prompt}_{candidate}.png``, ``best_{prompt}.png``, ``result.json`` and, with
-    ``overlay``, ``overlay.png`` showing the best masks, the points (green foreground, red
-    background) and the boxes.
+    Files: ``mask_{prompt}_{candidate}.png``, ``best_{prompt}.png``, ``logits_{prompt}.npy`` (the
+    best mask's ``1 x h x w`` low-resolution logits, to pass back as ``mask_input`` for click
+    refinement), ``result.json`` and, with ``overlay``, ``overlay.png`` showing the best masks, the
+    points (green foreground, red background) and the boxes.
     """
     from idseg import formats as fmt
     from idseg.geometry import mask_to_polygons
@@ -152,6 +160,7 @@ def export_masks(
                     "polygons": [p.to_dict() for p in mask_to_polygons(mask, tolerance=tolerance)],
                 }
             )
+        _save_npy(answer.low_res_logits[b, best[b]][None], out / f"logits_{b:03d}.npy")
         records.append({"prompt": b, "best": int(best[b]), "candidates": candidates})
     result = {"image": {"height": image.shape[0], "width": image.shape[1]}, "prompts": records}
     fmt.write_json(result, out / "result.json")

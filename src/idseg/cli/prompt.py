@@ -30,6 +30,17 @@ def _parse_boxes(values: list[str]) -> np.ndarray | None:
     return np.array([parse_floats(v, (4,), "--box") for v in values], dtype=np.float32)
 
 
+def _load_logits(path: Path) -> np.ndarray:
+    from idseg.errors import InputError
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"--mask-input must be a .npy array written by idseg prompt: {exc}"
+        ) from exc
+
+
 def prompt(
     image: Path = typer.Argument(..., help="The image file."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
@@ -54,6 +65,11 @@ def prompt(
         "--multimask/--single-mask",
         help="Three candidates per prompt (default: on for points only, off with boxes).",
     ),
+    mask_input: Path | None = typer.Option(
+        None,
+        "--mask-input",
+        help="Low-res logits (.npy) of a previous answer, e.g. OUT/logits_000.npy: click refinement.",
+    ),
     tolerance: float = typer.Option(1.0, help="Polygon simplification in pixels."),
     offline: bool = typer.Option(False, "--offline", help="Never open a network connection."),
     as_json: bool = typer.Option(False, "--json", help="Print the result JSON on stdout."),
@@ -67,14 +83,15 @@ def prompt(
     boxes = _parse_boxes(box)
     if points is None and boxes is None:
         raise typer.BadParameter("give at least one --point or --box")
-    multi = multimask if multimask is not None else boxes is None
+    multi = multimask if multimask is not None else (boxes is None and mask_input is None)
     with user_errors():
         rgb = load_image(image)
+        logits = _load_logits(mask_input) if mask_input is not None else None
         predictor = SAM2Predictor.from_pretrained(
             checkpoint, model_config, device=device, offline=offline or None
         )
         predictor.set_image(rgb)
-        answer = predictor.predict(points, labels, boxes, multimask_output=multi)
+        answer = predictor.predict(points, labels, boxes, logits, multimask_output=multi)
         result = export_masks(answer, rgb, out, points, labels, boxes, tolerance=tolerance)
     if as_json:
         print_json(result)
