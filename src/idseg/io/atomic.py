@@ -1,13 +1,18 @@
-"""Atomic file writes: write to a temporary file in the same folder, then ``os.replace``.
+"""Atomic writes: write to a temporary file (or folder) beside the target, then ``os.replace``.
 
-A reader never sees a half-written file, and an interrupted write leaves the old file (if any) intact.
+A reader never sees a half-written file, and an interrupted write leaves the old file (if any)
+intact. Files get the usual permissions (``0o666`` minus the umask) and are flushed to disk before
+the rename. :func:`atomic_dir` does the same for a whole output folder, so a re-run never leaves
+files of an earlier run beside the new ones.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,10 +44,61 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _finish_file(tmp)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask (read once: reading it means setting it, which is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _finish_file(path: Path) -> None:
+    """Give a ``mkstemp`` file normal permissions and flush it to disk."""
+    os.chmod(path, 0o666 & ~_umask())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; swap it in for ``path`` when the block succeeds.
+
+    The previous folder (if any) is replaced as a whole, so no file of an earlier run survives
+    beside the new ones. If the block raises, the temporary folder is removed and ``path`` keeps
+    its old content.
+
+    Example:
+        >>> with atomic_dir("out/card") as tmp:  # doctest: +SKIP
+        ...     (tmp / "segments.json").write_text("{}")
+    """
+    dest = Path(path)
+    if dest.exists() and not dest.is_dir():
+        raise FileExistsError(f"expected a folder, found a file: {dest}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        old = None
+        if dest.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+            os.replace(dest, old / dest.name)
+        os.replace(tmp, dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
