@@ -111,11 +111,48 @@ GRID = [np.array([[0.25, 0.25], [0.75, 0.75]])]
         ({"points_per_side": None, "point_grids": [np.zeros((0, 2))]}, r"N x 2 array"),
         ({"points_per_side": None, "point_grids": [[[0.1, "x"]]]}, "array of numbers"),
         ({"points_per_side": None, "point_grids": [np.array([[np.nan, 0.5]])]}, "NaN or inf"),
+        (
+            {"points_per_side": None, "point_grids": [[[0.5, 0.5]], [[0.5, 1.5], [-0.25, 0.5]]]},
+            r"point_grids\[1\] must hold \(x, y\) normalised to \[0, 1\], got values in "
+            r"\[-0.25, 1.5\]",
+        ),
+        (
+            {"points_per_side": None, "point_grids": [[[1.0001, 0.5]]]},
+            r"point_grids\[0\] .* got values in \[0.5, 1.0001\]",
+        ),
+        ({"stability_score_offset": -0.5}, r"stability_score_offset must be >= 0, got -0.5"),
     ],
 )
 def test_validation(kwargs, message):
     with pytest.raises(InputError, match=message):
         EverythingSettings(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "received"),
+    [
+        ({"points_per_side": None}, "got neither (points_per_side=None, point_grids=None)"),
+        ({"point_grids": GRID}, "got both (points_per_side=32, point_grids=1 grid(s))"),
+        ({"points_per_side": 0}, "got 0"),
+        ({"points_per_batch": -3}, "got -3"),
+        ({"pred_iou_thresh": 1.5}, "got 1.5"),
+        ({"crop_overlap_ratio": -0.2}, "got -0.2"),
+        ({"crop_n_layers": -2}, "got crop_n_layers=-2 and crop_n_points_downscale_factor=1"),
+        (
+            {"crop_n_points_downscale_factor": 0},
+            "got crop_n_layers=0 and crop_n_points_downscale_factor=0",
+        ),
+        ({"min_mask_region_area": -7}, "got -7"),
+        ({"stability_score_offset": -2}, "got -2"),
+        ({"output_mode": "png"}, "got 'png'"),
+        ({"points_per_side": None, "point_grids": GRID, "crop_n_layers": 2}, "got 1"),
+        ({"points_per_side": None, "point_grids": [np.zeros((4, 3))]}, "got (4, 3)"),
+    ],
+)
+def test_validation_messages_state_the_received_value(kwargs, received):
+    with pytest.raises(InputError) as info:
+        EverythingSettings(**kwargs)
+    assert received in str(info.value)
 
 
 def test_accepts_valid_edge_values():
@@ -130,6 +167,9 @@ def test_accepts_valid_edge_values():
     )
     assert s.points_per_side == 4
     EverythingSettings(points_per_side=None, point_grids=[[[0.5, 0.5]]])
+    # The grid may touch both ends of [0, 1]; a zero stability offset is allowed.
+    EverythingSettings(points_per_side=None, point_grids=[[[0.0, 1.0], [1.0, 0.0]]])
+    assert EverythingSettings(stability_score_offset=0).stability_score_offset == 0
 
 
 def test_replace_validates_and_keeps_grid_exclusive():

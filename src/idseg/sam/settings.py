@@ -48,7 +48,7 @@ class EverythingSettings:
         points_per_batch: Points decoded together.
         pred_iou_thresh: Keep masks whose predicted IoU is above this (0 disables).
         stability_score_thresh: Keep masks whose stability score is at least this (0 disables).
-        stability_score_offset: Logit offset used for the stability score.
+        stability_score_offset: Logit offset used for the stability score (>= 0).
         mask_threshold: Logit threshold that binarises masks.
         box_nms_thresh: Box IoU above which duplicates within a crop are suppressed.
         crop_n_layers: Extra layers of image crops (layer ``i`` has ``(2**i)**2`` crops).
@@ -86,7 +86,12 @@ class EverythingSettings:
         """Raise :class:`InputError` for values Meta's generator would reject or misuse."""
         _check_types(self)
         if (self.points_per_side is None) == (self.point_grids is None):
-            raise InputError("give exactly one of points_per_side or point_grids")
+            given = "neither" if self.points_per_side is None else "both"
+            raise InputError(
+                f"give exactly one of points_per_side or point_grids, got {given} "
+                f"(points_per_side={self.points_per_side!r}, point_grids="
+                f"{'None' if self.point_grids is None else f'{len(self.point_grids)} grid(s)'})"
+            )
         if self.points_per_side is not None and self.points_per_side < 1:
             raise InputError(f"points_per_side must be >= 1, got {self.points_per_side}")
         if self.points_per_batch < 1:
@@ -102,8 +107,16 @@ class EverythingSettings:
                 raise InputError(f"{name} must be in [0, 1], got {value}")
         if not 0.0 <= self.crop_overlap_ratio < 1.0:
             raise InputError(f"crop_overlap_ratio must be in [0, 1), got {self.crop_overlap_ratio}")
+        if self.stability_score_offset < 0:
+            raise InputError(
+                f"stability_score_offset must be >= 0, got {self.stability_score_offset}"
+            )
         if self.crop_n_layers < 0 or self.crop_n_points_downscale_factor < 1:
-            raise InputError("crop_n_layers must be >= 0 and crop_n_points_downscale_factor >= 1")
+            raise InputError(
+                "crop_n_layers must be >= 0 and crop_n_points_downscale_factor >= 1, got "
+                f"crop_n_layers={self.crop_n_layers} and "
+                f"crop_n_points_downscale_factor={self.crop_n_points_downscale_factor}"
+            )
         if self.min_mask_region_area < 0:
             raise InputError(f"min_mask_region_area must be >= 0, got {self.min_mask_region_area}")
         if self.output_mode not in OUTPUT_MODES:
@@ -230,6 +243,11 @@ def _check_grids(s: EverythingSettings) -> None:
             raise InputError(f"point_grids[{i}] must be an N x 2 array (N >= 1), got {arr.shape}")
         if not np.isfinite(arr).all():
             raise InputError(f"point_grids[{i}] must hold finite (x, y) in [0, 1], got NaN or inf")
+        if arr.min() < 0.0 or arr.max() > 1.0:
+            raise InputError(
+                f"point_grids[{i}] must hold (x, y) normalised to [0, 1], got values in "
+                f"[{arr.min():g}, {arr.max():g}]"
+            )
 
 
 def _known(changes: dict[str, Any]) -> dict[str, Any]:
