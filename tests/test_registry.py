@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from idseg.errors import ConfigError
+from idseg.models.configs import _SIZE_ALIASES, normalize_config_name
 from idseg.models.registry import (
     CheckpointSpec,
     find_checkpoint_by_filename,
@@ -72,6 +73,11 @@ def test_spec_is_frozen():
         ("facebook/sam2-hiera-large", "sam2_hiera_large"),
         ("sam2_hiera_s", "sam2_hiera_small"),
         ("sam2-1-hiera-small", "sam2.1_hiera_small"),
+        ("sam2.1_hiera_base+", "sam2.1_hiera_base_plus"),
+        ("sam2_hiera_baseplus", "sam2_hiera_base_plus"),
+        # spellings that come from idseg.models.configs' size table (one table for both modules)
+        ("sam2.1_hiera_b_plus", "sam2.1_hiera_base_plus"),
+        ("sam2-hiera-b-plus", "sam2_hiera_base_plus"),
     ],
 )
 def test_aliases(alias, name):
@@ -115,6 +121,8 @@ def test_infer_config_from_official_file_names(name, config):
         ("checkpoints/sam2.1_hiera_s.pt", "sam2.1_hiera_s"),
         ("SAM2.1-Hiera-Large-ft.pth", "sam2.1_hiera_l"),
         ("sam2_1_hiera_tiny.pt", "sam2.1_hiera_t"),
+        ("sam2.1_hiera_b_plus_ft.pt", "sam2.1_hiera_b+"),
+        ("sam2-hiera-base+.pt", "sam2_hiera_b+"),
         ("https://host/x/sam2_hiera_small.pt?download=1", "sam2_hiera_s"),
         (r"C:\models\sam2.1_hiera_base_plus.pt", "sam2.1_hiera_b+"),
         ("model.pt", None),
@@ -124,6 +132,16 @@ def test_infer_config_from_official_file_names(name, config):
 )
 def test_infer_config_variants(text, config):
     assert infer_config_name(text) == config
+
+
+def test_registry_agrees_with_config_names():
+    # the registry and the config module share one size table: every spelling the config module
+    # accepts for a checkpoint name gives the checkpoint's own config
+    for spec in list_checkpoints():
+        assert normalize_config_name(spec.name) == spec.config
+        assert normalize_config_name(spec.name.replace("_", "-")) == spec.config
+    for spelling, suffix in _SIZE_ALIASES.items():
+        assert get_checkpoint(f"sam2.1_hiera_{spelling}").config == f"sam2.1_hiera_{suffix}"
 
 
 def test_find_by_filename():

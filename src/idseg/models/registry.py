@@ -7,30 +7,50 @@ the cache records the hash of the first download instead (trust on first use, se
 
 from __future__ import annotations
 
-import difflib
 import re
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from idseg._text import close_match
 from idseg.errors import ConfigError
+from idseg.models.configs import _SIZE_ALIASES as _CONFIG_SIZE_ALIASES
 
 _BASE_21 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
 _BASE_20 = "https://dl.fbaipublicfiles.com/segment_anything_2/072824/"
 
-# size word -> (config suffix, approx size in bytes, parameters in millions)
-_SIZES: dict[str, tuple[str, int, float]] = {
-    "tiny": ("t", 156_000_000, 38.9),
-    "small": ("s", 184_000_000, 46.0),
-    "base_plus": ("b+", 324_000_000, 80.8),
-    "large": ("l", 898_000_000, 224.4),
+# size word -> (approx size in bytes, parameters in millions); the config suffix of each size
+# (``t``, ``s``, ``b+``, ``l``) and the accepted spellings come from idseg.models.configs.
+_SIZES: dict[str, tuple[int, float]] = {
+    "tiny": (156_000_000, 38.9),
+    "small": (184_000_000, 46.0),
+    "base_plus": (324_000_000, 80.8),
+    "large": (898_000_000, 224.4),
 }
-_SIZE_ALIASES: dict[str, str] = {
-    "tiny": "tiny", "t": "tiny",
-    "small": "small", "s": "small",
-    "base_plus": "base_plus", "base+": "base_plus", "b+": "base_plus", "baseplus": "base_plus",
-    "large": "large", "l": "large",
-}  # fmt: skip
+
+
+def _suffix(size: str) -> str:
+    """The config suffix of a size word: ``tiny`` -> ``t``, ``base_plus`` -> ``b+``."""
+    return _CONFIG_SIZE_ALIASES[size]
+
+
+def _size_words() -> dict[str, str]:
+    """Every accepted size spelling (``tiny``, ``t``, ``b+``, ``base+``, ...) -> size word.
+
+    Built from the config module's table; ``-`` becomes ``_`` (as in :func:`_normalise`) and every
+    ``_plus`` spelling also gets its ``+`` form.
+    """
+    by_suffix = {_suffix(size): size for size in _SIZES}
+    words: dict[str, str] = {suffix: size for suffix, size in by_suffix.items()}
+    for spelling, suffix in _CONFIG_SIZE_ALIASES.items():
+        if suffix in by_suffix:
+            word = spelling.replace("-", "_")
+            words[word] = by_suffix[suffix]
+            words[word.replace("_plus", "+")] = by_suffix[suffix]
+    return words
+
+
+_SIZE_WORDS: dict[str, str] = _size_words()
 
 
 @dataclass(frozen=True)
@@ -72,14 +92,14 @@ class CheckpointSpec:
 def _build_specs() -> tuple[CheckpointSpec, ...]:
     specs: list[CheckpointSpec] = []
     for family, base, label in (("sam2.1", _BASE_21, "SAM 2.1"), ("sam2", _BASE_20, "SAM 2")):
-        for size, (short, approx, params) in _SIZES.items():
+        for size, (approx, params) in _SIZES.items():
             name = f"{family}_hiera_{size}"
             pretty = size.replace("_plus", "+").replace("_", " ").title()
             specs.append(
                 CheckpointSpec(
                     name=name,
                     url=f"{base}{name}.pt",
-                    config=f"{family}_hiera_{short}",
+                    config=f"{family}_hiera_{_suffix(size)}",
                     sha256=None,
                     size_bytes=approx,
                     family=family,
@@ -108,7 +128,7 @@ def _build_aliases() -> dict[str, str]:
     aliases: dict[str, str] = {}
     for spec in _SPECS:
         size = spec.name.split("_hiera_", 1)[1]
-        for word, target in _SIZE_ALIASES.items():
+        for word, target in _SIZE_WORDS.items():
             if target == size:
                 aliases[f"{spec.family}_hiera_{word}"] = spec.name
                 aliases[f"{spec.family}_{word}"] = spec.name
@@ -121,8 +141,9 @@ _ALIASES: dict[str, str] = _build_aliases()
 
 # family, then size word; tolerant of "-" vs "_", "2.1" vs "2_1", and surrounding text.
 _CONFIG_RE = re.compile(
-    r"sam2(?P<v>[._]1)?_hiera_(?P<size>base_plus|baseplus|base\+|b\+|tiny|small|large|t|s|l)"
-    r"(?![a-z0-9+])"
+    r"sam2(?P<v>[._]1)?_hiera_(?P<size>"
+    + "|".join(re.escape(word) for word in sorted(_SIZE_WORDS, key=len, reverse=True))
+    + r")(?![a-z0-9+])"
 )
 
 
@@ -164,8 +185,8 @@ def get_checkpoint(name: str) -> CheckpointSpec:
     if canonical is not None:
         return _BY_NAME[canonical]
     known = sorted(_BY_NAME)
-    close = difflib.get_close_matches(key, [*known, *_ALIASES], n=1, cutoff=0.6)
-    hint = f" Did you mean {_ALIASES.get(close[0], close[0])!r}?" if close else ""
+    close = close_match(key, [*known, *_ALIASES])
+    hint = f" Did you mean {_ALIASES.get(close, close)!r}?" if close else ""
     raise ConfigError(
         f"unknown checkpoint {name!r}; expected one of {', '.join(known)} "
         f"(or an alias such as 'tiny' or 'facebook/sam2.1-hiera-tiny').{hint}"
@@ -208,8 +229,7 @@ def infer_config_name(checkpoint: str | Path) -> str | None:
     if match is None:
         return None
     family = "sam2.1" if match.group("v") else "sam2"
-    size = _SIZE_ALIASES[match.group("size")]
-    return f"{family}_hiera_{_SIZES[size][0]}"
+    return f"{family}_hiera_{_suffix(_SIZE_WORDS[match.group('size')])}"
 
 
 __all__ = [
