@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from idseg.config import (
     IdsegConfig,
@@ -18,9 +20,10 @@ from idseg.config import (
     parse_formats,
     write_resolved_config,
 )
-from idseg.config_values import EVERYTHING_FIELDS, MODEL_FIELDS, OUTPUT_FIELDS
+from idseg.config_values import EVERYTHING_FIELDS, MODEL_FIELDS, OUTPUT_FIELDS, check_device
 from idseg.errors import ConfigError
-from idseg.models.sam2 import ResolvedModel
+from idseg.models import sam2 as sam2_module
+from idseg.models.sam2 import ResolvedModel, resolve_checkpoint
 from idseg.sam.settings import EverythingSettings
 
 TOML_TEXT = """
@@ -127,14 +130,21 @@ def write_json(tmp_path: Path, data: dict, name: str = "idseg.json") -> Path:
 )  # fmt: skip
 def test_three_formats_give_the_same_config(tmp_path, name, text):
     cfg = load_config(write(tmp_path, name, text))
+    here = tmp_path.resolve()
     expected = IdsegConfig(
-        model=ModelSection("weights/sam2.1_hiera_tiny.pt", "sam2.1_hiera_t", "cpu", True),
+        model=ModelSection(
+            str(here / "weights" / "sam2.1_hiera_tiny.pt"), "sam2.1_hiera_t", "cpu", True
+        ),
         preset="dense",
         everything={"points_per_side": 16, "pred_iou_thresh": 0.7, "use_m2m": True},
         output=OutputSection(["png", "polygons"], True, 0.1, False, 7),
         class_names=["background", "card"],
         num_classes=2,
-        paths={"train": "data/train"},
+        paths={"train": str(here / "data" / "train")},
+        as_written={
+            "model.checkpoint": "weights/sam2.1_hiera_tiny.pt",
+            "paths.train": "data/train",
+        },
         source=str(tmp_path / name),
     )
     assert cfg == expected
@@ -252,7 +262,8 @@ def test_bad_cli_value_is_reported_as_a_flag_problem(tmp_path):
 def test_legacy_config_json_keys_land_where_described(tmp_path):
     path = write_json(tmp_path, LEGACY, "config.json")
     cfg = load_config(path)
-    assert cfg.model.checkpoint == "checkpoints/sam2_hiera_tiny.pt"
+    here = tmp_path.resolve()
+    assert cfg.model.checkpoint == str(here / "checkpoints" / "sam2_hiera_tiny.pt")
     assert cfg.model.config == "sam2_hiera_t"
     assert (cfg.image_size, cfg.num_classes) == (1024, 3)
     assert cfg.class_names == ["background", "document", "photo"]
@@ -263,7 +274,12 @@ def test_legacy_config_json_keys_land_where_described(tmp_path):
         "lr_scheduler": {"type": "cosine"},
         "mixed_precision": True,
     }
-    assert cfg.paths == {"train": "data/train", "val": "data/val"}
+    assert cfg.paths == {"train": str(here / "data" / "train"), "val": str(here / "data" / "val")}
+    assert cfg.as_written == {
+        "model.checkpoint": "checkpoints/sam2_hiera_tiny.pt",
+        "paths.train": "data/train",
+        "paths.val": "data/val",
+    }
     assert cfg.extra == {"wandb_project": "x"}
     assert cfg.everything_settings() == EverythingSettings()
 
@@ -287,11 +303,12 @@ def test_legacy_config_json_keys_land_where_described(tmp_path):
         ("tiny", "sam2.1_hiera_t"),
         ("small", "sam2.1_hiera_s"),
         ("idseg_test_tiny", "idseg_test_tiny"),
-        ("configs/custom.yaml", "configs/custom.yaml"),
+        ("configs/custom.yaml", "{here}/configs/custom.yaml"),
     ],
 )
 def test_model_type_maps_to_a_sam2_config(tmp_path, model_type, config):
-    assert load_config(write_json(tmp_path, {"model_type": model_type})).model.config == config
+    expected = config.format(here=tmp_path.resolve())
+    assert load_config(write_json(tmp_path, {"model_type": model_type})).model.config == expected
 
 
 @pytest.mark.parametrize("sam1", ["vit_b", "vit_h", "VIT-L", "default"])
@@ -312,7 +329,8 @@ def test_legacy_and_new_keys_must_agree(tmp_path):
     with pytest.raises(ConfigError, match=r"'checkpoint' is given twice"):
         load_config(write_json(tmp_path, data))
     same = {"checkpoint_path": "a.pt", "model": {"checkpoint": "a.pt"}}
-    assert load_config(write_json(tmp_path, same)).model.checkpoint == "a.pt"
+    cfg = load_config(write_json(tmp_path, same))
+    assert cfg.model.checkpoint == str(tmp_path.resolve() / "a.pt")
 
 
 def test_num_classes_must_match_class_names(tmp_path):
@@ -344,7 +362,7 @@ def test_resolved_config_is_complete_json_and_round_trips(tmp_path):
     assert doc["everything_settings"]["stability_score_thresh"] == 0.90  # dense preset
     assert doc["everything_settings"]["crop_overlap_ratio"] == pytest.approx(512 / 1500)  # default
     assert doc["model"] == {
-        "checkpoint": "weights/sam2.1_hiera_tiny.pt",
+        "checkpoint": str(tmp_path.resolve() / "weights" / "sam2.1_hiera_tiny.pt"),
         "config": "sam2.1_hiera_t",
         "device": "cpu",
         "offline": True,
@@ -356,6 +374,10 @@ def test_resolved_config_is_complete_json_and_round_trips(tmp_path):
         "sha256": "ab" * 32,
     }
     assert doc["idseg_version"] == __import__("idseg").__version__
+    assert doc["as_written"] == {
+        "model.checkpoint": "weights/sam2.1_hiera_tiny.pt",
+        "paths.train": "data/train",
+    }
     assert doc["extra"] == {"run_name": "batch-7"}
     assert doc["source"] == str(path)
     back = IdsegConfig.from_dict(doc)
@@ -462,3 +484,230 @@ def test_field_tables_match_the_dataclasses():
     assert set(MODEL_FIELDS) == {f.name for f in dataclasses.fields(ModelSection)}
     assert set(OUTPUT_FIELDS) == {f.name for f in dataclasses.fields(OutputSection)}
     assert set(EVERYTHING_FIELDS) == {f.name for f in dataclasses.fields(EverythingSettings)}
+
+
+# --- relative paths: against the config file's folder, CLI paths against the cwd ---
+
+
+@pytest.fixture
+def project(tmp_path):
+    """tmp/weights/t.pt, tmp/cfgs/m.yaml, tmp/conf/c.toml pointing at them with '../'."""
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "t.pt").write_bytes(b"not really a checkpoint")
+    (tmp_path / "cfgs").mkdir()
+    (tmp_path / "cfgs" / "m.yaml").write_text("model: {}\n", encoding="utf-8")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    text = (
+        '[model]\ncheckpoint = "../weights/t.pt"\nconfig = "../cfgs/m.yaml"\n'
+        '[paths]\ntrain = "data/train"\nsets = ["a", "https://example.org/b"]\n'
+    )
+    write(tmp_path / "conf", "c.toml", text)
+    return tmp_path
+
+
+@pytest.mark.parametrize("cwd", ["elsewhere", "/", "."])
+def test_relative_paths_in_a_file_are_relative_to_its_folder(project, monkeypatch, cwd):
+    monkeypatch.chdir({"elsewhere": project / "elsewhere", "/": Path("/"), ".": project}[cwd])
+    cfg = load_config(project / "conf" / "c.toml")
+    root = project.resolve()
+    assert cfg.model.checkpoint == str(root / "weights" / "t.pt")
+    assert cfg.model.config == str(root / "cfgs" / "m.yaml")
+    assert cfg.paths == {
+        "train": str(root / "conf" / "data" / "train"),
+        "sets": [str(root / "conf" / "a"), "https://example.org/b"],
+    }
+    assert cfg.as_written == {
+        "model.checkpoint": "../weights/t.pt",
+        "model.config": "../cfgs/m.yaml",
+        "paths.train": "data/train",
+        "paths.sets": ["a", "https://example.org/b"],
+    }
+    # what the segment command does with it: the file is found from this working directory
+    assert resolve_checkpoint(cfg.model.checkpoint) == root / "weights" / "t.pt"
+
+
+def test_a_relative_config_path_is_taken_from_the_cwd_then_its_folder(project, monkeypatch):
+    monkeypatch.chdir(project / "elsewhere")
+    cfg = load_config(Path("..") / "conf" / "c.toml")
+    assert cfg.model.checkpoint == str(project.resolve() / "weights" / "t.pt")
+    assert cfg.source == str(Path("..") / "conf" / "c.toml")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sam2.1_hiera_tiny",
+        "facebook/sam2.1-hiera-tiny",  # a registry name with a slash
+        "tiny",
+        "https://example.org/models/sam2.1_hiera_tiny.pt",
+        "file:///models/t.pt",
+    ],
+)
+def test_registry_names_and_urls_are_not_touched(tmp_path, monkeypatch, value):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "tiny").mkdir()  # a folder, not a checkpoint file
+    path = write_json(tmp_path / "conf", {"model": {"checkpoint": value}})
+    cfg = load_config(path)
+    assert cfg.model.checkpoint == value
+    assert cfg.as_written == {}
+
+
+def test_config_names_are_not_touched(tmp_path):
+    cfg = load_config(write_json(tmp_path, {"model": {"config": "sam2.1_hiera_t"}}))
+    assert cfg.model.config == "sam2.1_hiera_t"
+    assert cfg.as_written == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "local"),
+    [
+        ("model.pth", True),
+        ("model.SAFETENSORS", True),
+        ("sub/model", True),
+        ("mine", True),  # no suffix, but the file exists next to the config
+        ("sam2.1_hiera_small", False),
+        ("notafile", False),  # neither: left for the loader to report
+    ],
+)
+def test_what_counts_as_a_local_checkpoint(tmp_path, value, local):
+    (tmp_path / "mine").write_bytes(b"x")
+    cfg = load_config(write_json(tmp_path, {"checkpoint_path": value}))
+    expected = str(tmp_path.resolve() / value) if local else value
+    assert cfg.model.checkpoint == expected
+    assert cfg.as_written == ({"model.checkpoint": value} if local else {})
+
+
+def test_absolute_and_home_paths_in_a_file_are_kept(tmp_path):
+    data = {"model": {"checkpoint": "/models/t.pt"}, "paths": {"train": "~/data"}}
+    cfg = load_config(write_json(tmp_path, data))
+    assert (cfg.model.checkpoint, cfg.paths["train"]) == ("/models/t.pt", "~/data")
+    assert cfg.as_written == {}
+
+
+def test_cli_paths_stay_relative_to_the_cwd(project, monkeypatch):
+    monkeypatch.chdir(project / "elsewhere")
+    cfg = load_config(
+        project / "conf" / "c.toml",
+        checkpoint="local.pt",
+        config="mine.yaml",
+        paths={"train": "cli/train"},
+    )
+    assert (cfg.model.checkpoint, cfg.model.config) == ("local.pt", "mine.yaml")
+    assert cfg.paths["train"] == "cli/train"
+    assert cfg.paths["sets"][0] == str(project.resolve() / "conf" / "a")  # still from the file
+    assert cfg.as_written == {"paths.sets": ["a", "https://example.org/b"]}
+    assert load_config(None, checkpoint="w/t.pt").model.checkpoint == "w/t.pt"
+
+
+def test_resolved_config_records_absolute_paths_and_works_from_another_folder(project, monkeypatch):
+    monkeypatch.chdir(project / "elsewhere")
+    cfg = load_config(project / "conf" / "c.toml", checkpoint="../weights/t.pt")
+    assert cfg.model.checkpoint == "../weights/t.pt"  # CLI: relative to the cwd
+    out = write_resolved_config(cfg, project / "run")
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    root = project.resolve()
+    assert doc["model"]["checkpoint"] == str(root / "weights" / "t.pt")
+    assert doc["model"]["config"] == str(root / "cfgs" / "m.yaml")
+    assert doc["as_written"] == {
+        "model.checkpoint": "../weights/t.pt",
+        "model.config": "../cfgs/m.yaml",
+        "paths.train": "data/train",
+        "paths.sets": ["a", "https://example.org/b"],
+    }
+
+    monkeypatch.chdir("/")
+    again = load_config(out)  # the resolved file reused as a config, from another folder
+    assert again.model.checkpoint == str(root / "weights" / "t.pt")
+    assert again.paths["train"] == str(root / "conf" / "data" / "train")
+    assert again.as_written == doc["as_written"]
+    assert IdsegConfig.from_dict(doc).model.checkpoint == str(root / "weights" / "t.pt")
+
+
+def test_resolved_config_keeps_registry_checkpoints_as_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = write_resolved_config(load_config(None, checkpoint="sam2.1_hiera_tiny"), tmp_path)
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["model"]["checkpoint"] == "sam2.1_hiera_tiny"
+    assert doc["as_written"] == {}
+
+
+# --- devices: the names of idseg.models.sam2 ---
+
+
+@pytest.mark.parametrize("name", ["auto", "cpu", "CUDA", "cuda:0", " cuda:12 ", "mps:0", "cpu:0"])
+def test_device_names_accepted_are_the_ones_select_device_takes(name):
+    canonical = check_device(name, "model.device")
+    assert canonical == name.strip().lower()
+    assert canonical.partition(":")[0] in sam2_module.DEVICES
+    if canonical.startswith("cpu"):
+        assert sam2_module.select_device(canonical) == torch.device(canonical)
+    else:
+        torch.device("cpu" if canonical == "auto" else canonical)  # a valid torch device
+
+
+@pytest.mark.parametrize("name", ["tpu", "auto:0", "cuda:", "cuda:x", "cuda:-1", "gpu:0", ""])
+def test_bad_device_names_are_rejected(name):
+    with pytest.raises(ConfigError, match=r"model\.device must be|non-empty string"):
+        check_device(name, "model.device")
+
+
+def test_device_list_comes_from_the_model_module(monkeypatch):
+    monkeypatch.setattr(sam2_module, "DEVICES", (*sam2_module.DEVICES, "xpu"))
+    assert check_device("xpu:1", "model.device") == "xpu:1"
+    with pytest.raises(ConfigError, match=r"auto, cpu, cuda, mps, xpu"):
+        check_device("tpu", "model.device")
+
+
+# --- messages: the shared did-you-mean helper, plain text without markup-like brackets ---
+
+
+def test_suggestions_come_from_the_shared_helper(tmp_path, monkeypatch):
+    monkeypatch.setattr("idseg._text.close_match", lambda name, choices: "SHARED")
+    cases = [
+        {"preset": "densse"},
+        {"output": {"formats": ["polygon"]}},
+        {"model": {"devic": "cpu"}},
+    ]
+    for data in cases:
+        with pytest.raises(ConfigError, match=r"did you mean 'SHARED'"):
+            load_config(write_json(tmp_path, data))
+    with pytest.raises(ConfigError, match=r"did you mean 'SHARED'"):
+        load_config(None, points_per_sid=3)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"everything": {"points_per_sid": 16}},
+            "c.json: unknown key 'points_per_sid' in section 'everything'; "
+            "did you mean 'points_per_side'?",
+        ),
+        ({"preset": "fast"}, "c.json: preset: unknown preset 'fast'; allowed: default, dense, documents"),
+        (
+            {"preset": "densse"},
+            "c.json: preset: unknown preset 'densse'; did you mean 'dense'? "
+            "Allowed: default, dense, documents",
+        ),
+        (
+            {"output": {"formats": ["svg"]}},
+            "c.json: output.formats: unknown output format 'svg'; allowed: png, coco, polygons, yolo",
+        ),
+        (
+            {"point_grids": [[[0.5, 1.5]]]},
+            "c.json: everything.point_grids[0] must be a non-empty list of (x, y) points "
+            "with x and y in 0..1",
+        ),
+        (
+            {"point_grids": "grid"},
+            "c.json: everything.point_grids must be a list of grids of (x, y) points, got 'grid'",
+        ),
+    ],
+)  # fmt: skip
+def test_messages_read_as_plain_text(tmp_path, data, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(write_json(tmp_path, data, "c.json"))
+    assert str(info.value) == message
+    assert not re.search(r"\[[a-zA-Z#/@]", message)  # nothing a console could take for markup

@@ -22,6 +22,11 @@ The keys of the original "SAM2 ID Segmenter" ``config.json`` are read too: ``che
 ``class_names``, ``paths``, and ``augmentation``, ``loss``, ``optimizer``, ``lr_scheduler``,
 ``mixed_precision`` (-> ``train``). Keys no command uses are kept in ``extra`` and written back
 by :func:`write_resolved_config`. Nothing is read from the environment here.
+
+Relative paths in a file are relative to the file's folder: a local ``model.checkpoint`` (not a
+registry name or URL), a ``.yaml``/``.yml`` ``model.config`` and the entries of ``paths`` are made
+absolute when the file is loaded, and the values as written are kept in ``as_written``. Paths
+given on the command line stay relative to the working directory.
 """
 
 from __future__ import annotations
@@ -37,7 +42,14 @@ from typing import Any
 import numpy as np
 
 from idseg._version import __version__
-from idseg.config_parse import Layer, parse_cli, parse_mapping, read_config_file
+from idseg.config_parse import (
+    Layer,
+    anchor_paths,
+    new_layer,
+    parse_cli,
+    parse_mapping,
+    read_config_file,
+)
 from idseg.config_values import FORMATS, parse_formats, to_jsonable
 from idseg.errors import ConfigError, InputError
 from idseg.io.atomic import atomic_write_json
@@ -106,6 +118,8 @@ class IdsegConfig:
         image_size: Training input size, if any.
         train: Training settings (augmentation, loss, optimizer, lr_scheduler, ...).
         paths: Data paths (``train``, ``val`` ...), kept for the training commands.
+        as_written: The file's spelling of each path made absolute against the file's folder,
+            by dotted key (``{"model.checkpoint": "../t.pt"}``).
         extra: Keys no command uses; kept and written back.
         source: The file the configuration came from.
 
@@ -124,6 +138,7 @@ class IdsegConfig:
     image_size: int | None = None
     train: dict[str, Any] = field(default_factory=dict)
     paths: dict[str, Any] = field(default_factory=dict)
+    as_written: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
 
@@ -155,6 +170,7 @@ class IdsegConfig:
             "image_size": self.image_size,
             "train": to_jsonable(self.train),
             "paths": to_jsonable(self.paths),
+            "as_written": to_jsonable(self.as_written),
             "extra": to_jsonable(self.extra),
             "source": self.source,
         }
@@ -166,6 +182,8 @@ class IdsegConfig:
         Args:
             data: Nested sections, flat segment-everything keys or legacy keys (a file written
                 by :func:`write_resolved_config` is accepted; its added keys are ignored).
+                Paths are taken as they are (relative ones stay relative to the working
+                directory); :func:`load_config` is what anchors them to a file's folder.
             source: Where the mapping came from; defaults to its ``source`` key.
 
         Raises:
@@ -225,6 +243,9 @@ def _apply(cfg: IdsegConfig, layer: Layer) -> IdsegConfig:
     out.everything = _merge_everything(out.everything, layer["everything"])
     for name in ("train", "paths", "extra"):
         getattr(out, name).update(copy.deepcopy(layer[name]))
+    replaced = {f"{section}.{key}" for section in ("model", "paths") for key in layer[section]}
+    out.as_written = {k: v for k, v in out.as_written.items() if k not in replaced}
+    out.as_written.update(copy.deepcopy(layer["as_written"]))
     return out
 
 
@@ -241,6 +262,10 @@ def _validate(cfg: IdsegConfig, where: str) -> None:
 
 def load_config(path: str | Path | None = None, **cli_overrides: Any) -> IdsegConfig:
     """Load a config file (optional) and apply command-line flags on top.
+
+    Relative paths in the file (a local ``model.checkpoint``, a YAML ``model.config``, the
+    ``paths`` entries) are made absolute against the file's folder, their spelling kept in
+    ``as_written``; paths among ``cli_overrides`` are left relative to the working directory.
 
     Args:
         path: A ``.toml``, ``.yaml``/``.yml`` or ``.json`` file, or ``None`` for defaults only.
@@ -264,7 +289,9 @@ def load_config(path: str | Path | None = None, **cli_overrides: Any) -> IdsegCo
     cfg = IdsegConfig()
     if path is not None:
         name = Path(path).name
-        cfg = _apply(cfg, parse_mapping(read_config_file(path), name))
+        layer = parse_mapping(read_config_file(path), name)
+        anchor_paths(layer, Path(path).expanduser().absolute().parent)
+        cfg = _apply(cfg, layer)
         cfg.source = str(path)
         _validate(cfg, name)
     where = "command-line options"
@@ -285,7 +312,10 @@ def write_resolved_config(
     The file holds :meth:`IdsegConfig.to_dict` (``extra`` with the unused keys included) plus
     ``idseg_version``, ``everything_settings`` (every :class:`EverythingSettings` parameter after
     the preset and overrides) and ``resolved`` (the ``extra`` argument, e.g.
-    ``ResolvedModel.to_dict()``). :meth:`IdsegConfig.from_dict` reads it back.
+    ``ResolvedModel.to_dict()``). Local paths still relative to the working directory (a
+    checkpoint given on the command line) are written absolute, their spelling added to
+    ``as_written``, so the file works from any folder. :meth:`IdsegConfig.from_dict` reads it
+    back.
 
     Args:
         cfg: The configuration.
@@ -304,10 +334,21 @@ def write_resolved_config(
         raise ConfigError(f"name must be a plain file name without folders, got {name!r}")
     document = {
         "idseg_version": __version__,
-        **cfg.to_dict(),
+        **_absolute(cfg),
         "everything_settings": cfg.everything_settings().to_dict(),
         "resolved": to_jsonable(dict(extra or {})),
     }
     path = atomic_write_json(Path(folder) / name, document)
     logger.debug("wrote resolved configuration to %s", path)
     return path
+
+
+def _absolute(cfg: IdsegConfig) -> dict[str, Any]:
+    """:meth:`IdsegConfig.to_dict` with relative local paths made absolute against the cwd."""
+    data = cfg.to_dict()
+    layer = new_layer()
+    layer["model"] = {k: v for k, v in data["model"].items() if k in ("checkpoint", "config")}
+    layer["paths"], layer["as_written"] = data["paths"], data["as_written"]
+    anchor_paths(layer, Path.cwd())
+    data["model"].update(layer["model"])
+    return data

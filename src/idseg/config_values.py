@@ -9,17 +9,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import difflib
 import math
 import os
 import re
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from idseg._text import did_you_mean
 from idseg.errors import ConfigError
-from idseg.models.sam2 import DEVICES
+from idseg.models import sam2 as _sam2
 from idseg.sam.settings import PRESETS, EverythingSettings
 
 #: Output formats the segment commands can write.
@@ -28,16 +28,16 @@ FORMATS = ("png", "coco", "polygons", "yolo")
 _SAM2_EXAMPLES = "'sam2.1_hiera_t', 'sam2.1_hiera_s', 'sam2.1_hiera_b+' or 'sam2.1_hiera_l'"
 
 
-def close_match(key: str, known: Iterable[str]) -> str | None:
-    """The known name closest to ``key``, if any is close."""
-    found = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-    return found[0] if found else None
+def unknown_name(label: str, what: str, value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """``"<label>: unknown <what> 'x'; did you mean 'y'? Allowed: a, b"`` (plain text, no brackets).
 
-
-def suggest(key: str, known: Iterable[str]) -> str:
-    """A ``"; did you mean 'x'?"`` hint, or an empty string."""
-    close = close_match(key, known)
-    return f"; did you mean {close!r}?" if close else ""
+    Example:
+        >>> unknown_name("formats", "output format", "svg", "svg", ("png", "coco"))
+        "formats: unknown output format 'svg'; allowed: png, coco"
+    """
+    hint = did_you_mean(name, choices)
+    allowed = f"{hint} Allowed: " if hint else "; allowed: "
+    return f"{label}: unknown {what} {value!r}{allowed}{', '.join(choices)}"
 
 
 def check_bool(value: Any, label: str) -> bool:
@@ -106,19 +106,27 @@ def check_preset(value: Any, label: str) -> str:
     """A known preset name, lower-cased."""
     name = check_str(value, label).strip().lower()
     if name not in PRESETS:
-        raise ConfigError(
-            f"{label}: unknown preset {value!r}{suggest(name, PRESETS)} "
-            f"Expected one of: {', '.join(PRESETS)}"
-        )
+        raise ConfigError(unknown_name(label, "preset", value, name, tuple(PRESETS)))
     return name
 
 
 def check_device(value: Any, label: str) -> str:
-    """``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``."""
+    """A name from :data:`idseg.models.sam2.DEVICES`, or one of them but ``auto`` with ``:N``.
+
+    The same names :func:`idseg.models.sam2.select_device` accepts (``cuda:1``, ``mps:0``,
+    ``cpu:0``); whether the device exists is checked only when the model is loaded.
+
+    Example:
+        >>> check_device(" CUDA:1 ", "model.device")
+        'cuda:1'
+    """
     name = check_str(value, label).strip().lower()
-    if name not in DEVICES and not re.fullmatch(r"(cuda|mps):\d+", name):
-        raise ConfigError(f"{label} must be one of {', '.join(DEVICES)} or cuda:N, got {value!r}")
-    return name
+    kind, colon, index = name.partition(":")
+    devices = _sam2.DEVICES
+    indexed = bool(colon) and kind in devices and kind != "auto"
+    if name in devices or (indexed and re.fullmatch(r"[0-9]+", index)):
+        return name
+    raise ConfigError(f"{label} must be one of {', '.join(devices)} (or cuda:N), got {value!r}")
 
 
 def parse_formats(text: str | list[str] | tuple[str, ...], label: str = "formats") -> list[str]:
@@ -136,10 +144,7 @@ def parse_formats(text: str | list[str] | tuple[str, ...], label: str = "formats
         for part in item.split(","):
             name = part.strip().lower()
             if name and name not in FORMATS:
-                raise ConfigError(
-                    f"{label}: unknown output format {part.strip()!r}{suggest(name, FORMATS)} "
-                    f"Allowed: {', '.join(FORMATS)}"
-                )
+                raise ConfigError(unknown_name(label, "output format", part.strip(), name, FORMATS))
             if name and name not in found:
                 found.append(name)
     if not found:
@@ -239,14 +244,16 @@ def check_everything_value(key: str, value: Any, where: str) -> Any:
 def _check_grids(value: Any, label: str) -> list[list[list[float]]]:
     """Point grids: a list of ``N x 2`` lists of ``[x, y]`` in ``[0, 1]``."""
     if not isinstance(value, list | tuple) or not value:
-        raise ConfigError(f"{label} must be a list of grids of [x, y] points, got {value!r}")
+        raise ConfigError(f"{label} must be a list of grids of (x, y) points, got {value!r}")
     grids = []
     for i, grid in enumerate(value):
         grid = grid.tolist() if hasattr(grid, "tolist") else grid
         ok = isinstance(grid, list | tuple) and len(grid) > 0
         points = [[check_float(c, f"{label}[{i}]") for c in p] for p in grid] if ok else []
         if not ok or any(len(p) != 2 or not all(0 <= c <= 1 for c in p) for p in points):
-            raise ConfigError(f"{label}[{i}] must be a non-empty list of [x, y] in [0, 1]")
+            raise ConfigError(
+                f"{label}[{i}] must be a non-empty list of (x, y) points with x and y in 0..1"
+            )
         grids.append(points)
     return grids
 
