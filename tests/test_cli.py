@@ -73,7 +73,8 @@ def test_segment_folder_reports_bad_file_and_carries_on(images, tmp_path, tiny_c
     )
     assert result.exit_code == 1, result.output  # one bad file
     summary = json.loads(result.stdout)
-    assert summary["processed"] == 2 and summary["failed"] == 1
+    assert summary["ok"] == 2 and summary["failed"] == 1 and summary["total"] == 3
+    assert [Path(p).name for p in summary["skipped"]] == ["notes.txt"]
     bad = [f for f in summary["files"] if f["status"] == "error"]
     assert bad[0]["path"].endswith("broken.png")
     assert bad[0]["error_type"] in {"CorruptImageError", "UnsupportedFormatError"}
@@ -322,3 +323,129 @@ def test_prompt_click_refinement_with_saved_logits(tmp_path, tiny_checkpoint, ti
         app, [*args, "--out", str(tmp_path / "x"), "--point", "1,1", "--mask-input", str(bad)]
     )
     assert result.exit_code == 2 and "--mask-input" in result.output
+
+
+def _seg(args, tiny_checkpoint):
+    return runner.invoke(app, ["segment", *args, "--checkpoint", str(tiny_checkpoint), *LOOSE])
+
+
+def test_rerun_replaces_outputs_and_never_reads_them(images, tiny_checkpoint):
+    out = images / "out"  # inside the input folder on purpose
+    first = _seg(
+        [str(images), "--out", str(out), "--json", "--box-nms-thresh", "1"], tiny_checkpoint
+    )
+    assert first.exit_code == 1, first.output
+    n_first = len(list((out / "a" / "masks").iterdir()))
+    assert n_first > 1
+    # Second run with settings that keep fewer masks: no stale mask may survive.
+    second = runner.invoke(
+        app,
+        [
+            "segment",
+            str(images),
+            "--out",
+            str(out),
+            "--json",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--points-per-side",
+            "1",
+            "--pred-iou-thresh",
+            "0",
+            "--stability-score-thresh",
+            "0",
+            "--single-mask",
+        ],
+    )
+    summary = json.loads(second.stdout)
+    assert summary["total"] == 3  # the outputs inside the input folder were not read as inputs
+    meta = json.loads((out / "a" / "segments.json").read_text())
+    masks = sorted(p.name for p in (out / "a" / "masks").iterdir())
+    assert masks == [f"mask_{i:03d}.png" for i in range(len(meta["segments"]))]
+    assert len(masks) < n_first
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "temporary folders left"
+
+
+def test_out_is_a_file_and_no_images_are_usage_errors(tmp_path, tiny_checkpoint):
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    result = _seg([str(tmp_path), "--out", str(afile)], tiny_checkpoint)
+    assert result.exit_code == 2 and "existing file" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.md").write_text("no images here")
+    result = _seg([str(empty), "--out", str(tmp_path / "o")], tiny_checkpoint)
+    assert result.exit_code == 2 and "no image found" in result.output
+
+
+def test_paths_with_brackets_print_as_they_are(tmp_path, tiny_checkpoint):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "x[bold]y.png").write_bytes(b"junk")
+    cv2.imwrite(str(folder / "ok.png"), make_scene(60, 80)[:, :, ::-1])
+    result = _seg([str(folder), "--out", str(tmp_path / "o")], tiny_checkpoint)
+    assert result.exit_code == 1
+    assert "x[bold]y.png" in result.output
+
+
+def test_output_mode_and_point_grids(tmp_path, tiny_checkpoint):
+    image = tmp_path / "s.png"
+    cv2.imwrite(str(image), make_scene(80, 100)[:, :, ::-1])
+    grids = tmp_path / "grid.json"
+    grids.write_text(json.dumps([[[0.25, 0.25], [0.75, 0.5], [0.5, 0.8]]]))
+    result = runner.invoke(
+        app,
+        [
+            "segment",
+            str(image),
+            "--out",
+            str(tmp_path / "o"),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--point-grids",
+            str(grids),
+            "--pred-iou-thresh",
+            "0",
+            "--stability-score-thresh",
+            "0",
+            "--box-nms-thresh",
+            "1",
+            "--output-mode",
+            "coco_rle",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "o" / "s" / "segments.json").read_text())
+    from idseg.formats import rle_to_mask
+
+    assert meta["segments"]
+    for rec in meta["segments"]:
+        assert int(rle_to_mask(rec["segmentation"]).sum()) == rec["area"]
+        assert rec["point_coords"][0] in ([25.0, 20.0], [75.0, 40.0], [50.0, 64.0])
+    resolved = json.loads((tmp_path / "o" / "resolved_config.json").read_text())
+    assert resolved["everything_settings"]["points_per_side"] is None
+    assert resolved["resolved"]["model"]["sha256"]
+
+
+def test_verbose_logs_never_name_files(images, tmp_path, tiny_checkpoint):
+    # With --json the summary goes to stdout, so stderr holds only the library's logs.
+    result = runner.invoke(
+        app,
+        [
+            "-v",
+            "segment",
+            str(images),
+            "--out",
+            str(tmp_path / "o"),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--json",
+            *LOOSE,
+        ],
+    )
+    assert result.exit_code == 1
+    logs = result.stderr
+    assert "INFO" in logs and "WARNING" in logs, logs
+    for name in ("a.png", "b.jpg", "broken.png", str(images), str(tiny_checkpoint)):
+        assert name not in logs, f"a log line names a file: {name}"

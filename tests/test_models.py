@@ -180,3 +180,21 @@ def test_config_is_inferred_from_weights_when_name_says_nothing(tiny_checkpoint,
     renamed = tmp_path / "my_finetuned_model.pt"
     renamed.write_bytes(tiny_checkpoint.read_bytes())
     assert resolve_model(renamed).config_name == "idseg_test_tiny"
+
+
+def test_config_targets_outside_sam2_are_refused(tmp_path):
+    evil = tmp_path / "evil.yaml"
+    src = resolve_config("idseg_test_tiny").read_text()
+    evil.write_text(src.replace("_target_: sam2.modeling.memory_encoder.CXBlock",
+                                "_target_: os.system"))
+    with pytest.raises(ConfigError, match=r"os\.system"):
+        build_model(evil)
+
+
+def test_no_checkpoint_means_error_unless_random_weights_asked():
+    with pytest.raises(ConfigError, match="no checkpoint given"):
+        resolve_model(None, "idseg_test_tiny")
+    resolved = resolve_model(None, "idseg_test_tiny", random_weights=True)
+    assert resolved.checkpoint is None
+    model = load_sam2(None, "idseg_test_tiny", device="cpu", random_weights=True)
+    assert model.image_size == 256

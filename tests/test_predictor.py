@@ -133,6 +133,10 @@ def test_embedding_can_be_reused_without_current_image(pair, tiny_model):
         ({"labels": [1]}, "without points"),
         ({"points": np.zeros((2, 1, 2)), "boxes": np.zeros((3, 4))}, "disagree"),
         ({"points": "abc"}, "numeric"),
+        ({"points": [[500, 10]]}, "inside the 420x300 image"),
+        ({"points": [[10, -3]]}, "got (10, -3)"),
+        ({"boxes": [430, 10, 500, 50]}, "must overlap the 420x300 image"),
+        ({"boxes": [[0, 0, 10, 10], [5, 5, 2, 9]]}, "box 1 is [5.0, 5.0, 2.0, 9.0]"),
     ],
 )
 def test_bad_prompts_raise_input_error(pair, kwargs, fragment):

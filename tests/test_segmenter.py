@@ -57,8 +57,10 @@ def test_infer_absolute_pad_is_deprecated_but_works(segmenter):
     assert pairs[0][0].shape[:2] == (h, w)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        with pytest.raises(InputError):
+        with pytest.raises(InputError, match="whole number of pixels"):
             segmenter.infer(image, pad=-1)
+        with pytest.raises(InputError, match="whole number of pixels"):
+            segmenter.infer(image, pad=1.5)
 
 
 def test_pad_box_by_hand():

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from idseg.errors import IdsegError
+from idseg.errors import IdsegError, InputError
 from idseg.export import ExportOptions, export_segments
+from idseg.io.files import IMAGE_EXTENSIONS
 
 if TYPE_CHECKING:
     from idseg.config import IdsegConfig
+    from idseg.models.sam2 import ResolvedModel
     from idseg.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,12 @@ def output_names(files: list[Path]) -> list[str]:
     return names
 
 
+def check_output_folder(out: Path) -> None:
+    """Raise :class:`InputError` when ``out`` exists and is not a folder."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out must be a folder, but {out} is an existing file")
+
+
 @dataclass
 class BatchRunner:
     """Segment many images with one loaded model and write every requested output."""
@@ -53,40 +61,68 @@ class BatchRunner:
 
     @classmethod
     def from_config(cls, cfg: IdsegConfig) -> BatchRunner:
-        """Load the model named by ``cfg.model`` and take settings and outputs from ``cfg``."""
+        """Load the model named by ``cfg.model`` and take settings and outputs from ``cfg``.
+
+        Settings, output options and ``IDSEG_MAX_PIXELS`` are checked before the model loads,
+        so a bad value fails at once.
+        """
+        from idseg.io.images import max_pixels_from_env
         from idseg.segmenter import Segmenter
 
-        segmenter = Segmenter(
-            checkpoint=cfg.model.checkpoint,
-            config=cfg.model.config,
-            device=cfg.model.device,
-            settings=cfg.everything_settings(),
-            offline=cfg.model.offline,
-        )
+        max_pixels_from_env()
+        settings = cfg.everything_settings()
         export = ExportOptions(
             formats=list(cfg.output.formats),
             overlay=cfg.output.overlay,
             crops=cfg.output.crops,
             pad_percent=cfg.output.pad_percent,
             seed=cfg.output.seed,
+            output_mode=settings.output_mode,
+        )
+        segmenter = Segmenter(
+            checkpoint=cfg.model.checkpoint,
+            config=cfg.model.config,
+            device=cfg.model.device,
+            settings=settings,
+            offline=cfg.model.offline,
         )
         return cls(segmenter, export, cfg)
 
     def run(
         self, paths: list[Path], out: Path, progress: ProgressFactory | None = None
     ) -> dict[str, Any]:
-        """Process every image under ``paths``; return the summary (also written to summary.json)."""
+        """Process every image under ``paths`` into ``out``; carry on past bad files.
+
+        Args:
+            paths: Image files and folders (walked recursively; ``out`` itself is never read).
+            out: The output folder: one sub-folder per image, plus ``coco.json``,
+                ``summary.json`` and ``resolved_config.json``.
+            progress: Optional progress-bar factory.
+
+        Returns:
+            The summary (also written to ``summary.json``): counts ``ok``, ``failed``, ``total``,
+            ``segments``, the non-image files ``skipped`` in the folders, and one entry per file.
+
+        Raises:
+            InputError: ``out`` is a file, or no image was found.
+        """
         from idseg.formats import merge_coco, write_json
-        from idseg.io.images import iter_image_files
+        from idseg.io.files import discover_images
 
         start = time.perf_counter()
+        check_output_folder(out)
+        found = discover_images(paths, exclude=out)
+        if not found.images:
+            raise InputError(
+                f"no image found in the given paths (looked for {', '.join(IMAGE_EXTENSIONS)}"
+                f"; {len(found.skipped)} other file(s) skipped)"
+            )
         out.mkdir(parents=True, exist_ok=True)
         self._write_resolved(out)
-        files = iter_image_files(paths)
-        advance = progress(len(files)) if progress else None
+        advance = progress(len(found.images)) if progress else None
         results, cocos = [], []
-        for path, name in zip(files, output_names(files), strict=True):
-            item, coco = self._one(path, out / name, len(cocos) + 1)
+        for path, name in zip(found.images, output_names(found.images), strict=True):
+            item, coco = self._one(path, out / name, found.relative_name(path), len(cocos) + 1)
             results.append(item)
             if coco is not None:
                 cocos.append(coco)
@@ -98,8 +134,10 @@ class BatchRunner:
             write_json(merge_coco(cocos), out / "coco.json")
         failed = sum(1 for r in results if r["status"] != "ok")
         summary = {
-            "processed": len(results) - failed,
+            "ok": len(results) - failed,
             "failed": failed,
+            "total": len(results),
+            "skipped": [str(p) for p in found.skipped],
             "segments": sum(r.get("segments", 0) for r in results),
             "seconds": time.perf_counter() - start,
             "out": str(out),
@@ -108,7 +146,9 @@ class BatchRunner:
         write_json(summary, out / "summary.json")
         return summary
 
-    def _one(self, path: Path, folder: Path, image_id: int) -> tuple[dict[str, Any], Any]:
+    def _one(
+        self, path: Path, folder: Path, file_name: str, image_id: int
+    ) -> tuple[dict[str, Any], Any]:
         from idseg.io.images import load_image
 
         item: dict[str, Any] = {"path": str(path), "output": str(folder)}
@@ -116,7 +156,7 @@ class BatchRunner:
             image = load_image(path)
             segments = self.segmenter.segment(image)
             written = export_segments(
-                segments, image, folder, self.export, file_name=path.name, image_id=image_id
+                segments, image, folder, self.export, file_name=file_name, image_id=image_id
             )
         except IdsegError as exc:
             logger.warning("an image failed: %s", type(exc).__name__)
@@ -129,7 +169,11 @@ class BatchRunner:
             item.update(status="error", error=str(exc), error_type=type(exc).__name__)
             return item, None
         item.update(
-            status="ok", segments=written["segments"], height=image.shape[0], width=image.shape[1]
+            status="ok",
+            segments=written["segments"],
+            empty_dropped=written["empty_dropped"],
+            height=image.shape[0],
+            width=image.shape[1],
         )
         return item, written["coco"]
 
@@ -138,6 +182,19 @@ class BatchRunner:
             return
         from idseg.config import write_resolved_config
 
-        resolved = self.segmenter.resolved
-        extra = {"model": resolved.to_dict() if resolved else None}
-        write_resolved_config(self.config, out, extra=extra)
+        record = model_record(self.segmenter.resolved)
+        write_resolved_config(self.config, out, extra={"model": record})
+
+
+def model_record(resolved: ResolvedModel | None) -> dict[str, Any] | None:
+    """Where the model came from: absolute checkpoint and config paths, and the SHA-256."""
+    from idseg.models.hashes import sha256_file
+
+    if resolved is None:
+        return None
+    record: dict[str, Any] = resolved.to_dict()
+    if resolved.checkpoint is not None:
+        record["checkpoint"] = str(resolved.checkpoint.resolve())
+        record["sha256"] = sha256_file(resolved.checkpoint)
+    record["config"] = str(resolved.config.resolve())
+    return record

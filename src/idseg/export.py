@@ -23,6 +23,7 @@ from idseg.errors import ConfigError
 from idseg.sam.results import Masks, Segments
 
 FORMATS = ("png", "coco", "polygons", "yolo")
+OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 
 
 @dataclass
@@ -36,6 +37,10 @@ class ExportOptions:
         pad_percent: Crop padding as a fraction of the box size.
         seed: Seed of the overlay colours.
         tolerance: Polygon simplification tolerance in pixels.
+        output_mode: Meta's ``output_mode``: with ``coco_rle`` or ``uncompressed_rle`` each record
+            of ``segments.json`` also carries its mask as ``segmentation`` in that encoding.
+        keep_empty: Keep segments whose mask is empty (Meta's generator can return them when
+            thresholds are 0); dropped by default.
     """
 
     formats: list[str] = field(default_factory=lambda: ["png", "coco"])
@@ -44,11 +49,45 @@ class ExportOptions:
     pad_percent: float = 0.05
     seed: int = 0
     tolerance: float = 1.0
+    output_mode: str = "binary_mask"
+    keep_empty: bool = False
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - set(FORMATS))
         if unknown:
             raise ConfigError(f"unknown format(s) {unknown}; expected any of {', '.join(FORMATS)}")
+        if self.output_mode not in OUTPUT_MODES:
+            raise ConfigError(
+                f"output_mode must be one of {', '.join(OUTPUT_MODES)}, got {self.output_mode!r}"
+            )
+
+
+def uncompressed_rle(mask: np.ndarray) -> dict[str, Any]:
+    """Meta's uncompressed RLE: column-major run lengths starting with a run of zeros.
+
+    Example:
+        >>> uncompressed_rle(np.array([[0, 1], [0, 1]], bool))
+        {'size': [2, 2], 'counts': [2, 2]}
+    """
+    h, w = mask.shape
+    flat = np.asarray(mask, dtype=bool).T.ravel()
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    counts = np.diff(np.concatenate([[0], change, [flat.size]])).tolist()
+    if flat.size and flat[0]:
+        counts = [0, *counts]
+    return {"size": [h, w], "counts": counts}
+
+
+def _records(segments: Segments, mode: str) -> list[dict[str, Any]]:
+    records = segments.to_records()
+    if mode == "binary_mask":
+        return records
+    from idseg.formats import mask_to_rle
+
+    encode = mask_to_rle if mode == "coco_rle" else uncompressed_rle
+    for record, seg in zip(records, segments, strict=True):
+        record["segmentation"] = encode(seg.mask)
+    return records
 
 
 def _save_npy(array: np.ndarray, path: Path) -> None:
@@ -56,15 +95,6 @@ def _save_npy(array: np.ndarray, path: Path) -> None:
 
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array.astype(np.float32))
-
-
-def _write_png_rgb(image: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    from idseg.io.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(image).save(tmp, format="PNG")
 
 
 def export_segments(
@@ -75,23 +105,70 @@ def export_segments(
     file_name: str = "image",
     image_id: int = 1,
 ) -> dict[str, Any]:
-    """Write ``segments`` of ``image`` into ``folder``; return what was written.
+    """Write ``segments`` of ``image`` into ``folder``, replacing the folder as a whole.
+
+    The files are written into a temporary folder beside ``folder`` that replaces it only when
+    everything succeeded (:func:`idseg.io.atomic.atomic_dir`): no file of an earlier run and no
+    partial output survives.
+
+    Args:
+        segments: The segments, largest first.
+        image: The RGB image they were computed on.
+        folder: The image's output folder.
+        options: What to write (default :class:`ExportOptions`).
+        file_name: Image name recorded in COCO.
+        image_id: Image id recorded in COCO.
 
     Returns:
-        ``{"segments": n, "files": {kind: path or [paths]}, "coco": coco_dict or None}``; the
-        COCO dict lets a batch merge all images into one dataset.
+        ``{"segments": n, "empty_dropped": k, "files": {kind: path or [paths]}, "coco": dict or
+        None}``; the COCO dict lets a batch merge all images into one dataset.
+
+    Example:
+        >>> export_segments(segments, image, "out/card", ExportOptions(overlay=True))  # doctest: +SKIP
     """
-    from idseg import formats as fmt
+    from idseg.io.atomic import atomic_dir
 
     opts = options or ExportOptions()
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Any] = {}
-    meta = {
-        "image": {"height": segments.image_hw[0], "width": segments.image_hw[1]},
-        "segments": segments.to_records(),
+    kept = (
+        segments
+        if opts.keep_empty
+        else Segments([s for s in segments if s.area > 0], segments.image_hw, segments.settings)
+    )
+    final = Path(folder)
+    with atomic_dir(final) as tmp:
+        files, coco = _write_all(kept, image, tmp, opts, file_name, image_id)
+    files = {k: _rebase(v, tmp, final) for k, v in files.items()}
+    return {
+        "segments": len(kept),
+        "empty_dropped": len(segments) - len(kept),
+        "files": files,
+        "coco": coco,
     }
-    files["segments"] = str(fmt.write_json(meta, out / "segments.json"))
+
+
+def _rebase(value: Any, tmp: Path, final: Path) -> Any:
+    if isinstance(value, list):
+        return [_rebase(v, tmp, final) for v in value]
+    return str(final / Path(value).relative_to(tmp))
+
+
+def _write_all(
+    segments: Segments,
+    image: np.ndarray,
+    out: Path,
+    opts: ExportOptions,
+    file_name: str,
+    image_id: int,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    from idseg import formats as fmt
+    from idseg.io.writers import save_rgb_png
+
+    h, w = segments.image_hw
+    meta = {
+        "image": {"file_name": file_name, "height": h, "width": w},
+        "segments": _records(segments, opts.output_mode),
+    }
+    files: dict[str, Any] = {"segments": str(fmt.write_json(meta, out / "segments.json"))}
     coco = None
     if "png" in opts.formats:
         files["masks"] = [str(p) for p in segments.save_pngs(out / "masks")]
@@ -107,18 +184,17 @@ def export_segments(
         text = segments.to_yolo(tolerance=opts.tolerance)
         files["yolo"] = str(atomic_write_text(out / "labels.txt", text))
     if opts.crops:
-        files["crops"] = []
-        for i, (crop, _) in enumerate(segments.crops(image, opts.pad_percent)):
-            path = out / "crops" / f"crop_{i:03d}.png"
-            _write_png_rgb(crop, path)
-            files["crops"].append(str(path))
+        crops = segments.crops(image, opts.pad_percent)
+        files["crops"] = [
+            str(save_rgb_png(crop, out / "crops" / f"crop_{i:03d}.png"))
+            for i, (crop, _) in enumerate(crops)
+        ]
     if opts.overlay:
         from idseg.viz import overlay_segments
 
-        path = out / "overlay.png"
-        _write_png_rgb(overlay_segments(image, segments, seed=opts.seed), path)
-        files["overlay"] = str(path)
-    return {"segments": len(segments), "files": files, "coco": coco}
+        shown = overlay_segments(image, segments, seed=opts.seed)
+        files["overlay"] = str(save_rgb_png(shown, out / "overlay.png"))
+    return files, coco
 
 
 def export_masks(
@@ -131,6 +207,7 @@ def export_masks(
     tolerance: float = 1.0,
     overlay: bool = True,
     seed: int = 0,
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a prompted answer: every candidate mask, a JSON with scores and polygons, an overlay.
 
@@ -139,11 +216,28 @@ def export_masks(
     refinement), ``result.json`` and, with ``overlay``, ``overlay.png`` showing the best masks, the
     points (green foreground, red background) and the boxes.
     """
+    from idseg.io.atomic import atomic_dir
+
+    with atomic_dir(folder) as tmp:
+        return _write_answer(
+            answer, image, tmp, (points, labels, boxes), tolerance, overlay, seed, meta or {}
+        )
+
+
+def _write_answer(
+    answer: Masks,
+    image: np.ndarray,
+    out: Path,
+    prompts: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
+    tolerance: float,
+    overlay: bool,
+    seed: int,
+    meta: dict[str, Any],
+) -> dict[str, Any]:
     from idseg import formats as fmt
     from idseg.geometry import mask_to_polygons
+    from idseg.io.writers import save_rgb_png
 
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     best = answer.best_index()
     records = []
     for b in range(len(answer)):
@@ -162,15 +256,20 @@ def export_masks(
             )
         _save_npy(answer.low_res_logits[b, best[b]][None], out / f"logits_{b:03d}.npy")
         records.append({"prompt": b, "best": int(best[b]), "candidates": candidates})
-    result = {"image": {"height": image.shape[0], "width": image.shape[1]}, "prompts": records}
+    result = {
+        "image": {"height": image.shape[0], "width": image.shape[1]},
+        "prompts": records,
+        **meta,
+    }
     fmt.write_json(result, out / "result.json")
     if overlay:
         from idseg.viz import draw_boxes, draw_points, overlay_masks
 
+        points, labels, boxes = prompts
         shown = overlay_masks(image, answer.best(), seed=seed)
         if boxes is not None:
             shown = draw_boxes(shown, boxes)
         if points is not None:
             shown = draw_points(shown, points, labels if labels is not None else None)
-        _write_png_rgb(shown, out / "overlay.png")
+        save_rgb_png(shown, out / "overlay.png")
     return result

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from idseg.errors import InputError
 from idseg.sam.results import Segments, warn_absolute_pad
 from idseg.sam.settings import EverythingSettings, preset
 
@@ -100,9 +99,7 @@ class Segmenter:
         if pad is None:
             return segments.crops(rgb, pad_percent)
         pixels = warn_absolute_pad(pad)
-        if pixels < 0:
-            raise InputError(f"pad must be >= 0 pixels, got {pad}")
-        return [_crop_abs(rgb, s.mask, s.bbox_xyxy, int(pixels)) for s in segments]
+        return [(s.crop(rgb, 0.0, pixels), s.crop_mask(0.0, pixels)) for s in segments]
 
 
 def _settings(
@@ -111,12 +108,3 @@ def _settings(
     if settings is not None:
         return settings.replace(**overrides) if overrides else settings
     return preset(name, **overrides)
-
-
-def _crop_abs(
-    image: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], pad: int
-) -> tuple[np.ndarray, np.ndarray]:
-    h, w = mask.shape
-    x0, y0 = max(0, box[0] - pad), max(0, box[1] - pad)
-    x1, y1 = min(w, box[2] + 1 + pad), min(h, box[3] + 1 + pad)
-    return image[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].astype(np.uint8) * 255

@@ -30,7 +30,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except IdsegError as exc:
-        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        console.print(
+            f"error: {type(exc).__name__}: {exc}", style="red", markup=False, highlight=False
+        )
         raise typer.Exit(code=2) from None
 
 
@@ -44,6 +46,11 @@ def parse_floats(text: str, count: tuple[int, ...], what: str) -> list[float]:
         expected = " or ".join(str(c) for c in count)
         raise typer.BadParameter(f"{what} needs {expected} numbers, got {len(values)} in {text!r}")
     return values
+
+
+def say(text: str, style: str | None = None) -> None:
+    """Print a plain line to stderr: no rich markup, so paths with ``[...]`` print as they are."""
+    console.print(text, style=style, markup=False, highlight=False)
 
 
 def print_json(obj: Any) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from idseg.cli._common import console, print_json, user_errors
+from idseg.cli._common import console, print_json, say, user_errors
 
 app = typer.Typer(
     help="List, download, verify and initialise SAM2 checkpoints.", no_args_is_help=True
@@ -51,7 +51,7 @@ def list_models(
             "yes" if r["cached"] else "no",
         )
     console.print(table)
-    console.print(f"cache: {folder}", highlight=False)
+    say(f"cache: {folder}")
 
 
 @app.command("download")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from idseg.cli._common import console, parse_floats, print_json, user_errors
+from idseg.cli._common import parse_floats, print_json, say, user_errors
 
 
 def _parse_points(values: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -75,8 +75,10 @@ def prompt(
     as_json: bool = typer.Option(False, "--json", help="Print the result JSON on stdout."),
 ) -> None:
     """Segment what the points and boxes designate; write masks, polygons, scores, an overlay."""
+    from idseg.batch import model_record
     from idseg.export import export_masks
     from idseg.io.images import load_image
+    from idseg.models.sam2 import load_resolved, resolve_model
     from idseg.sam.predictor import SAM2Predictor
 
     points, labels = _parse_points(point)
@@ -87,20 +89,29 @@ def prompt(
     with user_errors():
         rgb = load_image(image)
         logits = _load_logits(mask_input) if mask_input is not None else None
-        predictor = SAM2Predictor.from_pretrained(
-            checkpoint, model_config, device=device, offline=offline or None
-        )
+        resolved = resolve_model(checkpoint, model_config, offline=offline or None)
+        predictor = SAM2Predictor(load_resolved(resolved, device))
         predictor.set_image(rgb)
         answer = predictor.predict(points, labels, boxes, logits, multimask_output=multi)
-        result = export_masks(answer, rgb, out, points, labels, boxes, tolerance=tolerance)
+        request = {
+            "points": None if points is None else points.tolist(),
+            "labels": None if labels is None else labels.tolist(),
+            "boxes": None if boxes is None else boxes.tolist(),
+            "mask_input": str(mask_input) if mask_input else None,
+            "multimask_output": multi,
+            "device": device,
+        }
+        meta = {"model": model_record(resolved), "request": request}
+        result = export_masks(
+            answer, rgb, out, points, labels, boxes, tolerance=tolerance, meta=meta
+        )
     if as_json:
         print_json(result)
         return
     for rec in result["prompts"]:
         best = rec["candidates"][rec["best"]]
-        console.print(
+        say(
             f"prompt {rec['prompt']}: best mask {rec['best']} score {best['score']:.3f} "
-            f"area {best['area']} px",
-            highlight=False,
+            f"area {best['area']} px"
         )
-    console.print(f"written to {out}", highlight=False)
+    say(f"written to {out}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from idseg.cli._common import console, print_json, user_errors
+from idseg.cli._common import console, print_json, say, user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,17 @@ def segment(
         rich_help_panel=_EVERYTHING,
         help="Remove islands and fill holes smaller than this many image pixels.",
     ),
+    output_mode: str | None = typer.Option(
+        None,
+        help="binary_mask, uncompressed_rle or coco_rle: RLE modes add each mask to segments.json.",
+        rich_help_panel=_EVERYTHING,
+    ),
+    point_grids: Path | None = typer.Option(
+        None,
+        help="JSON or .npy file of point grids in [0, 1] (one N x 2 grid per crop layer); "
+        "replaces --points-per-side.",
+        rich_help_panel=_EVERYTHING,
+    ),
     use_m2m: bool | None = typer.Option(None, "--use-m2m/--no-m2m", rich_help_panel=_EVERYTHING),
     multimask_output: bool | None = typer.Option(
         None, "--multimask/--single-mask", rich_help_panel=_EVERYTHING
@@ -104,6 +115,7 @@ def segment(
     exits with 1 when any file failed. OUT also receives coco.json (all images),
     resolved_config.json and summary.json.
     """
+    from idseg.batch import check_output_folder
     from idseg.config import load_config
 
     everything = {
@@ -121,12 +133,16 @@ def segment(
             "crop_overlap_ratio": crop_overlap_ratio,
             "crop_n_points_downscale_factor": crop_n_points_downscale_factor,
             "min_mask_region_area": min_mask_region_area,
+            "output_mode": output_mode,
             "use_m2m": use_m2m,
             "multimask_output": multimask_output,
         }.items()
         if v is not None
     }
     with user_errors():
+        if point_grids is not None:
+            everything["point_grids"] = read_point_grids(point_grids)
+        check_output_folder(out)
         cfg = load_config(
             config,
             checkpoint=checkpoint,
@@ -148,6 +164,34 @@ def segment(
         _print_summary(summary)
     if summary["failed"]:
         raise typer.Exit(code=1)
+
+
+def read_point_grids(path: Path) -> list[list[list[float]]]:
+    """Read point grids from JSON (a list of N x 2 lists, or one N x 2 list) or ``.npy``."""
+    import json
+
+    import numpy as np
+
+    from idseg.errors import InputError
+
+    try:
+        if path.suffix.lower() == ".npy":
+            data = np.load(path, allow_pickle=False).tolist()
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"--point-grids must be a JSON or .npy file of point grids: {exc}"
+        ) from exc
+    if (
+        isinstance(data, list)
+        and data
+        and isinstance(data[0], list)
+        and data[0]
+        and not isinstance(data[0][0], list)
+    ):
+        data = [data]  # a single grid
+    return data
 
 
 def run_batch(cfg: Any, paths: list[Path], out: Path, show_progress: bool = True) -> dict[str, Any]:
@@ -175,12 +219,12 @@ def _progress(total: int):  # noqa: ANN202 - returns a rich Progress-driven call
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    ok, failed = summary["processed"], summary["failed"]
-    console.print(
-        f"{ok} image(s) segmented, {failed} failed, {summary['segments']} segments "
-        f"in {summary['seconds']:.1f} s -> {summary['out']}",
-        highlight=False,
+    say(
+        f"{summary['ok']} image(s) segmented, {summary['failed']} failed, "
+        f"{summary['segments']} segments in {summary['seconds']:.1f} s -> {summary['out']}"
     )
+    if summary["skipped"]:
+        say(f"{len(summary['skipped'])} non-image file(s) in the folders were skipped")
     for item in summary["files"]:
         if item["status"] != "ok":
-            console.print(f"  [red]failed[/red] {item['path']}: {item['error']}", highlight=False)
+            say(f"  failed {item['path']}: {item['error_type']}: {item['error']}", style="red")

@@ -25,7 +25,7 @@ import io
 import logging
 import os
 import struct
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
@@ -49,6 +49,7 @@ from idseg.errors import (
     InputError,
     UnsupportedFormatError,
 )
+from idseg.io.files import IMAGE_EXTENSIONS, iter_image_files
 from idseg.io.pixels import array_to_rgb, pil_to_rgb, validate_array
 
 logger = logging.getLogger(__name__)
@@ -63,9 +64,6 @@ DEFAULT_MAX_PIXELS = 100_000_000
 
 ALLOWED_FORMATS: frozenset[str] = frozenset({"JPEG", "PNG", "TIFF", "WEBP", "BMP"})
 """Pillow format names idseg decodes. MPO (multi-picture JPEG) counts as JPEG."""
-
-IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
-"""File extensions :func:`iter_image_files` picks up in folders (compared case-insensitively)."""
 
 MAX_PIXELS_ENV = "IDSEG_MAX_PIXELS"
 
@@ -196,40 +194,14 @@ def image_size(
         return _oriented_size(_open_allowed(fp, allowed, limit))
 
 
-def iter_image_files(paths: Iterable[str | os.PathLike], recursive: bool = True) -> list[Path]:
-    """Expand files and folders into a sorted, de-duplicated list of image paths.
+def max_pixels_from_env() -> int | None:
+    """The pixel limit in force: ``IDSEG_MAX_PIXELS`` if set, else the default.
 
-    Folders contribute their files whose extension is in :data:`IMAGE_EXTENSIONS` (hidden files
-    and folders, whose names start with ``.``, are skipped; symbolic links to folders are not
-    followed). Paths given explicitly are kept whatever their extension, and so are missing
-    paths: :func:`load_image` then reports them (``file not found``) instead of them vanishing.
-
-    Example:
-        >>> iter_image_files(["scans/", "extra.png"])  # doctest: +SKIP
-        [PosixPath('extra.png'), PosixPath('scans/a.jpg'), PosixPath('scans/b/c.png')]
-
+    Raises:
+        ConfigError: ``IDSEG_MAX_PIXELS`` is not a positive integer, ``0`` or ``none``. Batches
+            call this once up front, so a bad value fails before any model is loaded.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    found: dict[str, Path] = {}
-    for raw in paths:
-        path = Path(raw)
-        candidates = _walk_images(path, recursive) if path.is_dir() else [path]
-        for candidate in candidates:
-            found.setdefault(os.path.normcase(os.path.abspath(candidate)), candidate)
-    return sorted(found.values(), key=lambda p: p.as_posix())
-
-
-def _walk_images(folder: Path, recursive: bool) -> list[Path]:
-    images: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
-        images.extend(
-            Path(root, name)
-            for name in files
-            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
-        )
-    return images
+    return _resolve_max_pixels(DEFAULT_MAX_PIXELS)
 
 
 def _resolve_max_pixels(max_pixels: int | None) -> int | None:

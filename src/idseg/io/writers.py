@@ -81,6 +81,21 @@ def save_mask_pngs(
     return [save_mask_png(m, folder / f"{prefix}_{i:03d}.png") for i, m in enumerate(arr)]
 
 
+def save_rgb_png(image: np.ndarray, path: PathLike) -> Path:
+    """Write an ``H x W x 3`` uint8 RGB image (a crop, an overlay) as PNG, atomically.
+
+    Example:
+        >>> save_rgb_png(overlay, "out/overlay.png")  # doctest: +SKIP
+        PosixPath('out/overlay.png')
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise InputError(
+            f"image must be H x W x 3 uint8 RGB, got shape {arr.shape} dtype {arr.dtype}"
+        )
+    return _write_png(arr[:, :, ::-1], path)
+
+
 def save_label_png(label_map: np.ndarray, path: PathLike) -> Path:
     """Write a class-index map as a PNG: 8-bit for values up to 255, else 16-bit.
 
@@ -116,4 +131,11 @@ def write_json(obj: Any, path: PathLike) -> Path:
     return atomic_write_json(path, obj)
 
 
-__all__ = ["PathLike", "save_label_png", "save_mask_png", "save_mask_pngs", "write_json"]
+__all__ = [
+    "PathLike",
+    "save_label_png",
+    "save_mask_png",
+    "save_mask_pngs",
+    "save_rgb_png",
+    "write_json",
+]

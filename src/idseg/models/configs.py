@@ -142,11 +142,35 @@ def load_config(config: str | Path, postprocessing: bool = True) -> Any:
         raise ConfigError(f"cannot parse SAM2 config {path.name!r}: {exc}") from exc
     if not isinstance(cfg, DictConfig) or "model" not in cfg:
         raise ConfigError(f"SAM2 config {path.name!r} has no top-level 'model' key")
+    _check_targets(cfg.model, path.name)
     if postprocessing:
         for key, value in POSTPROCESSING_OVERRIDES.items():
             OmegaConf.update(cfg, key, value, force_add=True)
     OmegaConf.resolve(cfg)
     return cfg
+
+
+#: A config may only instantiate classes from these packages (a YAML is code for Hydra: a
+#: ``_target_: os.system`` would run a command).
+ALLOWED_TARGET_PREFIXES = ("sam2.", "torch.nn.")
+
+
+def _check_targets(node: Any, source: str, where: str = "model") -> None:
+    """Raise :class:`ConfigError` if any ``_target_`` lies outside the allowed packages."""
+    from omegaconf import DictConfig, ListConfig
+
+    if isinstance(node, DictConfig):
+        target = node.get("_target_")
+        if target is not None and not str(target).startswith(ALLOWED_TARGET_PREFIXES):
+            raise ConfigError(
+                f"SAM2 config {source!r}: {where}._target_ is {str(target)!r}; only classes from "
+                f"{', '.join(p.rstrip('.') for p in ALLOWED_TARGET_PREFIXES)} may be instantiated"
+            )
+        for key in node:
+            _check_targets(node._get_node(key), source, f"{where}.{key}")
+    elif isinstance(node, ListConfig):
+        for i in range(len(node)):
+            _check_targets(node._get_node(i), source, f"{where}[{i}]")
 
 
 def config_image_size(cfg: Any) -> int:

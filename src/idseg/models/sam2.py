@@ -12,9 +12,16 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from idseg.errors import CheckpointError, ConfigError, InputError
+from idseg.models.checkpoints import (
+    init_checkpoint,
+    load_state_dict_strict,
+    read_state_dict,
+    save_checkpoint,
+    suggest_config,
+)
 from idseg.models.configs import load_config, normalize_config_name, resolve_config
 
 if TYPE_CHECKING:
@@ -114,14 +121,16 @@ def resolve_model(
     checkpoint: str | Path | None = None,
     config: str | Path | None = None,
     offline: bool | None = None,
+    random_weights: bool = False,
 ) -> ResolvedModel:
-    """Resolve the checkpoint and its config; the config is inferred from the checkpoint's name.
+    """Resolve the checkpoint and its config; the config is inferred from the checkpoint.
 
     When ``checkpoint`` is ``None``, ``SAM2_CHECKPOINT_URL`` (and ``SAM2_CHECKPOINT_SHA256``) is used
-    if set; otherwise the model gets random weights (``config`` is then required).
+    if set. Random weights are only used when asked for with ``random_weights=True`` (``config``
+    is then required).
 
     Raises:
-        ConfigError: No config was given and none can be inferred from the checkpoint name.
+        ConfigError: No checkpoint at all, or no config given and none can be inferred.
     """
     ckpt_path: Path | None = None
     name_hint: str | None = None
@@ -133,6 +142,13 @@ def resolve_model(
             url, sha = env
             ckpt_path = download.ensure_checkpoint(url, sha256=sha, offline=offline)
             name_hint = url
+        elif not random_weights:
+            raise ConfigError(
+                "no checkpoint given: pass a local path, a registry name (see `idseg models "
+                "list`) or an https URL, or set SAM2_CHECKPOINT_URL"
+            )
+        elif config is None:
+            raise ConfigError("random weights need a model config (a name or a YAML path)")
     else:
         ckpt_path = resolve_checkpoint(checkpoint, offline=offline)
         name_hint = str(checkpoint)
@@ -181,99 +197,23 @@ def build_model(config: str | Path, device: str | torch.device = "cpu") -> SAM2B
     return model.to(select_device(device)).eval()
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read the ``model`` state dict of a Meta-format checkpoint with ``weights_only=True``.
-
-    A bare state dict (no ``model`` key) is accepted as well.
-
-    Raises:
-        CheckpointError: The file is missing, unreadable, unsafe (pickled objects) or malformed.
-    """
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file not found: {path.name!r}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        raise CheckpointError(
-            f"cannot read checkpoint {path.name!r} as a weights-only PyTorch file: {exc}"
-        ) from exc
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        obj = obj["model"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(
-            f"checkpoint {path.name!r} is not in Meta's format: expected {{'model': state_dict}}"
-        )
-    return obj
-
-
-def suggest_config(state_dict: dict[str, Any]) -> str | None:
-    """Guess which official config a state dict belongs to from its shapes and keys.
-
-    Uses the Hiera width (96: tiny/small, 112: base+, 144: large), the number of trunk blocks
-    (12 tiny, 16 small, 24 base+, 48 large) and SAM2.1-only keys (``no_obj_embed_spatial``).
-    """
-    embed = state_dict.get("image_encoder.trunk.patch_embed.proj.weight")
-    if embed is None:
-        return None
-    blocks = {
-        int(m.group(1))
-        for k in state_dict
-        if (m := re.match(r"image_encoder\.trunk\.blocks\.(\d+)\.", k))
-    }
-    width, depth = int(embed.shape[0]), len(blocks)
-    sizes = {(96, 12): "t", (96, 16): "s", (112, 24): "b+", (144, 48): "l"}
-    size = sizes.get((width, depth))
-    if size is None:
-        if (width, depth) == (16, 5):
-            return "idseg_test_tiny"
-        return None
-    family = "sam2.1" if "no_obj_embed_spatial" in state_dict else "sam2"
-    return f"{family}_hiera_{size}"
-
-
-def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, Any], source: str) -> None:
-    """Load weights with strict key and shape checks; errors name the keys and the likely config."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    shapes = sorted(
-        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in set(expected) & set(state_dict)
-        if tuple(state_dict[k].shape) != tuple(expected[k].shape)
-    )
-    if missing or unexpected or shapes:
-        parts = [f"checkpoint {source!r} does not fit the model config"]
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
-            if keys:
-                shown = ", ".join(keys[:8]) + (
-                    f" ... (+{len(keys) - 8} more)" if len(keys) > 8 else ""
-                )
-                parts.append(f"{len(keys)} {label} key(s): {shown}")
-        guess = suggest_config(state_dict)
-        if guess:
-            parts.append(f"the checkpoint looks like config {guess!r}")
-        raise CheckpointError("; ".join(parts))
-    model.load_state_dict(state_dict, strict=True)
-
-
 def load_sam2(
     checkpoint: str | Path | None = None,
     config: str | Path | None = None,
     device: str | torch.device = "auto",
     offline: bool | None = None,
+    random_weights: bool = False,
 ) -> SAM2Base:
     """Build a SAM2 model and load its weights.
 
     Args:
         checkpoint: Local path, registry name (``sam2.1_hiera_tiny``) or https URL. ``None`` uses
-            ``SAM2_CHECKPOINT_URL`` when set, else random weights (then ``config`` is required).
+            ``SAM2_CHECKPOINT_URL`` when set.
         config: Config name (``sam2.1_hiera_t``) or YAML path; inferred from the checkpoint name
             when omitted.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         offline: Never open a socket (also ``IDSEG_OFFLINE=1``).
+        random_weights: Allow a model without weights when no checkpoint is found.
 
     Returns:
         The model in eval mode on ``device``.
@@ -281,7 +221,7 @@ def load_sam2(
     Example:
         >>> model = load_sam2("sam2.1_hiera_tiny", device="cpu")  # doctest: +SKIP
     """
-    resolved = resolve_model(checkpoint, config, offline=offline)
+    resolved = resolve_model(checkpoint, config, offline=offline, random_weights=random_weights)
     return load_resolved(resolved, device)
 
 
@@ -297,30 +237,24 @@ def load_resolved(resolved: ResolvedModel, device: str | torch.device = "auto") 
     return model.to(select_device(device)).eval()
 
 
-def save_checkpoint(model: torch.nn.Module, path: str | Path) -> Path:
-    """Save weights in Meta's format ``{"model": state_dict}``, atomically."""
-    import torch
-
-    from idseg.io.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict()}, tmp)
-    return Path(path)
-
-
-def init_checkpoint(config: str | Path, path: str | Path, seed: int = 0) -> Path:
-    """Write a random-weight checkpoint for ``config`` (tests, speed benchmarks, offline demos).
-
-    Parameters get a deterministic, non-trivial initialisation under ``seed``, so that masks and
-    scores vary with the prompt instead of being constant.
-    """
-    import torch
-
-    torch.manual_seed(seed)
-    model = build_model(config, device="cpu")
-    return save_checkpoint(model, path)
-
-
 def config_name_of(config: str | Path) -> str:
     """Canonical name of a config given as a name or a path."""
     return normalize_config_name(str(config))
+
+
+__all__ = [
+    "DEVICES",
+    "ResolvedModel",
+    "build_model",
+    "config_name_of",
+    "init_checkpoint",
+    "load_resolved",
+    "load_sam2",
+    "load_state_dict_strict",
+    "read_state_dict",
+    "resolve_checkpoint",
+    "resolve_model",
+    "save_checkpoint",
+    "select_device",
+    "suggest_config",
+]

@@ -10,7 +10,6 @@ masks are upsampled from the ``image_size / 4`` logits straight to the original 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +19,9 @@ import torch.nn.functional as F
 from numpy.typing import ArrayLike
 
 from idseg.errors import InputError
-from idseg.sam.prompts import Prompts, build_prompts
-from idseg.sam.results import Masks
+from idseg.sam.prompts import Prompts, build_prompts, check_in_image
+from idseg.sam.results import Masks, masks_to_boxes
+from idseg.sam.transforms import ImageEmbedding, image_to_tensor
 
 if TYPE_CHECKING:
     from sam2.modeling.sam2_base import SAM2Base
@@ -30,54 +30,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PIXEL_MEAN = (0.485, 0.456, 0.406)
-PIXEL_STD = (0.229, 0.224, 0.225)
 #: Logits returned for refinement are clamped like Meta's predictor does.
 LOGIT_CLAMP = 32.0
-
-
-@dataclass
-class ImageEmbedding:
-    """The image-dependent part of SAM2, computed once per image.
-
-    Attributes:
-        image_embed: ``1 x C x s x s`` lowest-resolution features (``s = image_size / 16``).
-        high_res_feats: The two higher-resolution feature maps used by the mask decoder.
-        orig_hw: ``(height, width)`` of the original image.
-    """
-
-    image_embed: torch.Tensor
-    high_res_feats: list[torch.Tensor]
-    orig_hw: tuple[int, int]
-
-
-def image_to_tensor(image: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
-    """Turn an HWC uint8 RGB image into the model input ``1 x 3 x size x size``.
-
-    Same arithmetic as Meta's ``SAM2Transforms``: scale to [0, 1], bilinear antialiased resize to a
-    square, then normalise with the ImageNet mean and standard deviation.
-    """
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(device)
-    x = x.to(torch.float32).div(255)
-    x = F.interpolate(
-        x[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True
-    )
-    mean = torch.tensor(PIXEL_MEAN, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(PIXEL_STD, device=device).view(1, -1, 1, 1)
-    return (x - mean) / std
-
-
-def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
-    """Tight XYXY boxes (inclusive max) of boolean masks ``... x H x W``; zeros for empty masks."""
-    lead = masks.shape[:-2]
-    flat = masks.reshape(-1, *masks.shape[-2:])
-    boxes = np.zeros((flat.shape[0], 4), dtype=np.int64)
-    rows_any, cols_any = flat.any(axis=2), flat.any(axis=1)
-    for i in range(flat.shape[0]):
-        rows, cols = np.flatnonzero(rows_any[i]), np.flatnonzero(cols_any[i])
-        if rows.size:
-            boxes[i] = (cols[0], rows[0], cols[-1], rows[-1])
-    return boxes.reshape(*lead, 4)
 
 
 def _as_rgb(image: Any) -> np.ndarray:
@@ -277,6 +231,7 @@ class SAM2Predictor:
         """
         emb = embedding if embedding is not None else self.embedding
         prompts = build_prompts(points, labels, boxes, mask_input, self.low_res_size)
+        check_in_image(prompts, emb.orig_hw)
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
         outs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -364,3 +319,6 @@ class SAM2Predictor:
         from idseg.geometry import fit_quad
 
         return fit_quad(self.box_to_mask(box))
+
+
+__all__ = ["ImageEmbedding", "SAM2Predictor", "image_to_tensor", "masks_to_boxes"]

@@ -91,8 +91,12 @@ def normalize_boxes(boxes: ArrayLike) -> np.ndarray:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
         raise InputError(f"boxes must have shape 4 or B x 4 (x0, y0, x1, y1), got {arr.shape}")
-    if np.any(arr[:, 2] < arr[:, 0]) or np.any(arr[:, 3] < arr[:, 1]):
-        raise InputError("boxes must be XYXY with x1 >= x0 and y1 >= y0")
+    bad = np.flatnonzero((arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1]))
+    if bad.size:
+        raise InputError(
+            f"boxes must be XYXY with x1 >= x0 and y1 >= y0; box {int(bad[0])} is "
+            f"{arr[bad[0]].tolist()}"
+        )
     return arr.astype(np.float32)
 
 
@@ -145,3 +149,28 @@ def build_prompts(
     if msk is not None and msk.shape[0] != batch:
         msk = np.repeat(msk, batch, axis=0)
     return Prompts(pts, lab, bxs, msk)
+
+
+def check_in_image(prompts: Prompts, image_hw: tuple[int, int]) -> None:
+    """Raise :class:`InputError` for points outside the image or boxes that miss it entirely.
+
+    Points may lie on the border (``0 <= x <= W``, ``0 <= y <= H``); boxes may extend past it but
+    must overlap it. A point far outside usually means swapped ``x``/``y`` or another image's
+    coordinates.
+    """
+    h, w = image_hw
+    if prompts.points is not None:
+        pts = prompts.points.reshape(-1, 2)
+        outside = (pts[:, 0] < 0) | (pts[:, 0] > w) | (pts[:, 1] < 0) | (pts[:, 1] > h)
+        if outside.any():
+            x, y = pts[np.flatnonzero(outside)[0]].tolist()
+            raise InputError(
+                f"points must lie inside the {w}x{h} image (0 <= x <= {w}, 0 <= y <= {h}), "
+                f"got ({x:g}, {y:g})"
+            )
+    if prompts.boxes is not None:
+        b = prompts.boxes
+        misses = (b[:, 0] >= w) | (b[:, 1] >= h) | (b[:, 2] <= 0) | (b[:, 3] <= 0)
+        if misses.any():
+            box = b[np.flatnonzero(misses)[0]].tolist()
+            raise InputError(f"boxes must overlap the {w}x{h} image, got {box}")

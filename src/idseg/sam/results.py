@@ -22,6 +22,19 @@ import numpy as np
 from idseg.errors import InputError
 
 
+def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
+    """Tight XYXY boxes (inclusive max) of boolean masks ``... x H x W``; zeros for empty masks."""
+    lead = masks.shape[:-2]
+    flat = masks.reshape(-1, *masks.shape[-2:])
+    boxes = np.zeros((flat.shape[0], 4), dtype=np.int64)
+    rows_any, cols_any = flat.any(axis=2), flat.any(axis=1)
+    for i in range(flat.shape[0]):
+        rows, cols = np.flatnonzero(rows_any[i]), np.flatnonzero(cols_any[i])
+        if rows.size:
+            boxes[i] = (cols[0], rows[0], cols[-1], rows[-1])
+    return boxes.reshape(*lead, 4)
+
+
 def mask_bbox_xyxy(mask: np.ndarray) -> tuple[int, int, int, int]:
     """Return the tight XYXY box of a boolean mask (inclusive max), ``(0, 0, 0, 0)`` if empty.
 
@@ -30,27 +43,39 @@ def mask_bbox_xyxy(mask: np.ndarray) -> tuple[int, int, int, int]:
         >>> mask_bbox_xyxy(m)
         (2, 1, 4, 2)
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return (0, 0, 0, 0)
-    cols = np.flatnonzero(mask.any(axis=0))
-    return (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
+    x0, y0, x1, y1 = masks_to_boxes(np.asarray(mask, dtype=bool)[None])[0]
+    return (int(x0), int(y0), int(x1), int(y1))
 
 
 def pad_box(
-    box_xyxy: Sequence[float], image_hw: tuple[int, int], pad_percent: float
+    box_xyxy: Sequence[float],
+    image_hw: tuple[int, int],
+    pad_percent: float = 0.0,
+    pad_pixels: int = 0,
 ) -> tuple[int, int, int, int]:
-    """Grow an inclusive XYXY box by ``pad_percent`` of its width/height on each side, clipped.
+    """Grow an inclusive XYXY box on each side, clipped to the image.
+
+    Args:
+        box_xyxy: ``(x0, y0, x1, y1)`` with inclusive ``x1``/``y1``.
+        image_hw: ``(height, width)`` of the image.
+        pad_percent: Padding per side as a fraction of the box's width and height.
+        pad_pixels: Padding per side in pixels (added to ``pad_percent``'s).
 
     Returns:
         ``(x0, y0, x1, y1)`` as slice bounds (``x1``/``y1`` exclusive), inside the image.
+
+    Example:
+        >>> pad_box((10, 20, 19, 29), (100, 100), pad_percent=0.1)
+        (9, 19, 21, 31)
     """
     if not np.isfinite(pad_percent) or pad_percent < 0:
         raise InputError(f"pad_percent must be a finite number >= 0, got {pad_percent!r}")
+    if isinstance(pad_pixels, bool) or int(pad_pixels) != pad_pixels or pad_pixels < 0:
+        raise InputError(f"pad must be a whole number of pixels >= 0, got {pad_pixels!r}")
     h, w = image_hw
     x0, y0, x1, y1 = (float(v) for v in box_xyxy)
-    bw, bh = x1 - x0 + 1, y1 - y0 + 1
-    px, py = bw * pad_percent, bh * pad_percent
+    px = (x1 - x0 + 1) * pad_percent + pad_pixels
+    py = (y1 - y0 + 1) * pad_percent + pad_pixels
     return (
         max(0, int(np.floor(x0 - px))),
         max(0, int(np.floor(y0 - py))),
@@ -87,18 +112,18 @@ class Segment:
         x0, y0, x1, y1 = self.bbox_xyxy
         return (x0, y0, x1 - x0, y1 - y0)
 
-    def crop(self, image: np.ndarray, pad_percent: float = 0.0) -> np.ndarray:
-        """Cut the segment's box, padded by ``pad_percent`` of its size per side, from ``image``."""
+    def crop(self, image: np.ndarray, pad_percent: float = 0.0, pad_pixels: int = 0) -> np.ndarray:
+        """Cut the segment's box, padded on each side (see :func:`pad_box`), from ``image``."""
         if image.shape[:2] != self.mask.shape:
             raise InputError(
                 f"image of shape {image.shape[:2]} does not match mask of shape {self.mask.shape}"
             )
-        x0, y0, x1, y1 = pad_box(self.bbox_xyxy, self.mask.shape, pad_percent)
+        x0, y0, x1, y1 = pad_box(self.bbox_xyxy, self.mask.shape, pad_percent, pad_pixels)
         return image[y0:y1, x0:x1].copy()
 
-    def crop_mask(self, pad_percent: float = 0.0) -> np.ndarray:
+    def crop_mask(self, pad_percent: float = 0.0, pad_pixels: int = 0) -> np.ndarray:
         """The mask cut to the same padded box as :meth:`crop`, as uint8 0/255."""
-        x0, y0, x1, y1 = pad_box(self.bbox_xyxy, self.mask.shape, pad_percent)
+        x0, y0, x1, y1 = pad_box(self.bbox_xyxy, self.mask.shape, pad_percent, pad_pixels)
         return self.mask[y0:y1, x0:x1].astype(np.uint8) * 255
 
     def to_record(self) -> dict[str, Any]:
@@ -250,11 +275,11 @@ class Masks:
         return self.low_res_logits[np.arange(len(self)), idx][:, None]
 
 
-def warn_absolute_pad(pad: int) -> float:
+def warn_absolute_pad(pad: int) -> int:
     """Explain that the absolute ``pad`` is deprecated; return it so callers can still use it."""
     warnings.warn(
         "'pad' (absolute pixels) is deprecated; use 'pad_percent' (a fraction of the box size)",
         DeprecationWarning,
         stacklevel=3,
     )
-    return float(pad)
+    return pad
