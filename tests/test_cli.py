@@ -252,7 +252,7 @@ def test_models_list_and_verify(tiny_checkpoint):
     result = runner.invoke(app, ["models", "verify", str(tiny_checkpoint), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["config_guess"] == "idseg_test_tiny"
+    assert report["config"] == "idseg_test_tiny" and report["loads"] is True
     import hashlib
 
     assert report["sha256"] == hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
@@ -449,3 +449,11 @@ def test_verbose_logs_never_name_files(images, tmp_path, tiny_checkpoint):
     assert "INFO" in logs and "WARNING" in logs, logs
     for name in ("a.png", "b.jpg", "broken.png", str(images), str(tiny_checkpoint)):
         assert name not in logs, f"a log line names a file: {name}"
+
+
+def test_models_verify_reports_a_checkpoint_that_does_not_fit(tiny_checkpoint):
+    result = runner.invoke(
+        app, ["models", "verify", str(tiny_checkpoint), "--model-config", "sam2.1_hiera_t"]
+    )
+    assert result.exit_code == 2
+    assert "CheckpointError" in result.output and "shape key(s)" in result.output

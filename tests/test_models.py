@@ -147,6 +147,9 @@ def test_select_device():
     assert select_device("auto").type in {"cpu", "cuda", "mps"}
     with pytest.raises(InputError, match="one of"):
         select_device("tpu")
+    for bad in ("auto:0", "cpu:x", "cuda:x"):
+        with pytest.raises(InputError):
+            select_device(bad)
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="CUDA is not available"):
             select_device("cuda")
@@ -185,8 +188,9 @@ def test_config_is_inferred_from_weights_when_name_says_nothing(tiny_checkpoint,
 def test_config_targets_outside_sam2_are_refused(tmp_path):
     evil = tmp_path / "evil.yaml"
     src = resolve_config("idseg_test_tiny").read_text()
-    evil.write_text(src.replace("_target_: sam2.modeling.memory_encoder.CXBlock",
-                                "_target_: os.system"))
+    evil.write_text(
+        src.replace("_target_: sam2.modeling.memory_encoder.CXBlock", "_target_: os.system")
+    )
     with pytest.raises(ConfigError, match=r"os\.system"):
         build_model(evil)
 

@@ -72,6 +72,8 @@ def _time_embedding(device: str, repeats: int = 3) -> float:
         predictor.embed(image)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
+        elif device == "mps":
+            torch.mps.synchronize()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
@@ -81,7 +83,7 @@ def info(
     timing: bool | None = typer.Option(
         None,
         "--timing/--no-timing",
-        help="Time an image embedding on CPU and GPU (default: only when a GPU exists).",
+        help="Time an image embedding on CPU and GPU/MPS (default: only when one exists).",
     ),
 ) -> None:
     """Versions, devices, and a CPU vs GPU timing when a GPU exists."""
@@ -90,13 +92,14 @@ def info(
         "platform": platform.platform(),
         "devices": _devices(),
     }
+    accelerators = [name for name in ("cuda", "mps") if report["devices"][name]]
     if timing is None:
-        timing = report["devices"]["cuda"]
+        timing = bool(accelerators)
     if timing:
-        seconds = {"cpu": _time_embedding("cpu")}
-        if report["devices"]["cuda"]:
-            seconds["cuda"] = _time_embedding("cuda")
-            seconds["speedup"] = seconds["cpu"] / seconds["cuda"]
+        seconds: dict[str, float] = {"cpu": _time_embedding("cpu")}
+        for name in accelerators:
+            seconds[name] = _time_embedding(name)
+            seconds[f"{name}_speedup"] = seconds["cpu"] / seconds[name]
         report["embedding_seconds_sam2.1_hiera_t_1024"] = seconds
     if as_json:
         print_json(report)

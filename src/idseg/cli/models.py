@@ -71,17 +71,28 @@ def download_model(
 def verify_model(
     path: Path = typer.Argument(..., help="Checkpoint file to check."),
     sha256: str | None = typer.Option(None, help="Expected SHA-256 (default: pinned or recorded)."),
+    model_config: str | None = typer.Option(
+        None, "--model-config", help="Config to load it into (default: guessed from its shapes)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
 ) -> None:
-    """Compute a checkpoint's SHA-256 and compare it with the expected one; check it loads."""
+    """Check a checkpoint: SHA-256 against the expected one, and a strict load into its config.
+
+    Exits with 1 when the hash differs, 2 when the file cannot be read or does not fit the config.
+    """
+    from idseg.models.checkpoints import load_state_dict_strict, read_state_dict, suggest_config
     from idseg.models.download import verify_checkpoint
-    from idseg.models.sam2 import read_state_dict, suggest_config
+    from idseg.models.sam2 import build_model
 
     with user_errors():
         report = verify_checkpoint(path, sha256=sha256)
         state = read_state_dict(path)
-    report["tensors"] = len(state)
-    report["config_guess"] = suggest_config(state)
+        report["tensors"] = len(state)
+        config = model_config or suggest_config(state)
+        report["config"] = config
+        if config is not None:
+            load_state_dict_strict(build_model(config), state, path.name)
+        report["loads"] = config is not None
     if as_json:
         print_json(report)
     else:

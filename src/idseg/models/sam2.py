@@ -84,7 +84,12 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
         raise InputError("device 'mps' was requested but MPS is not available on this machine")
-    return torch.device(name)
+    if kind == "auto":
+        raise InputError(f"device 'auto' takes no index, got {device!r}")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise InputError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}") from exc
 
 
 def _is_url(text: str) -> bool:
