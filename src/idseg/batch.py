@@ -120,7 +120,8 @@ class BatchRunner:
         out.mkdir(parents=True, exist_ok=True)
         self._write_resolved(out)
         advance = progress(len(found.images)) if progress else None
-        results, cocos = [], []
+        results: list[dict[str, Any]] = []
+        cocos: list[dict[str, Any]] = []
         for path, name in zip(found.images, output_names(found.images), strict=True):
             item, coco = self._one(path, out / name, found.relative_name(path), len(cocos) + 1)
             results.append(item)

@@ -45,8 +45,8 @@ def list_models(
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r["name"],
-            r["config"],
+            str(r["name"]),
+            str(r["config"]),
             f"{r['size_mb']:.0f}" if r["size_mb"] else "?",
             "yes" if r["cached"] else "no",
         )

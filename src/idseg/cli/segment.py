@@ -118,7 +118,7 @@ def segment(
     from idseg.batch import check_output_folder
     from idseg.config import load_config
 
-    everything = {
+    everything: dict[str, Any] = {
         k: v
         for k, v in {
             "points_per_side": points_per_side,

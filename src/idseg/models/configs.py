@@ -160,10 +160,11 @@ def _check_targets(node: Any, source: str, where: str = "model") -> None:
     from omegaconf import DictConfig, ListConfig
 
     if isinstance(node, DictConfig):
-        target = node.get("_target_")
-        if target is not None and not str(target).startswith(ALLOWED_TARGET_PREFIXES):
+        raw = node.get("_target_")
+        target = None if raw is None else str(raw)
+        if target is not None and not target.startswith(ALLOWED_TARGET_PREFIXES):
             raise ConfigError(
-                f"SAM2 config {source!r}: {where}._target_ is {str(target)!r}; only classes from "
+                f"SAM2 config {source!r}: {where}._target_ is {target!r}; only classes from "
                 f"{', '.join(p.rstrip('.') for p in ALLOWED_TARGET_PREFIXES)} may be instantiated"
             )
         for key in node:

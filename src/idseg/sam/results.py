@@ -25,9 +25,10 @@ from idseg.errors import InputError
 def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
     """Tight XYXY boxes (inclusive max) of boolean masks ``... x H x W``; zeros for empty masks."""
     lead = masks.shape[:-2]
-    flat = masks.reshape(-1, *masks.shape[-2:])
+    flat = np.asarray(masks, dtype=bool).reshape(-1, *masks.shape[-2:])
     boxes = np.zeros((flat.shape[0], 4), dtype=np.int64)
-    rows_any, cols_any = flat.any(axis=2), flat.any(axis=1)
+    rows_any = np.asarray(flat.any(axis=2))
+    cols_any = np.asarray(flat.any(axis=1))
     for i in range(flat.shape[0]):
         rows, cols = np.flatnonzero(rows_any[i]), np.flatnonzero(cols_any[i])
         if rows.size:
