@@ -142,3 +142,38 @@ def test_settings_object_overrides_preset(tiny_checkpoint):
         settings=EverythingSettings(points_per_side=3),
     )
     assert seg.settings.points_per_side == 3 and seg.settings.pred_iou_thresh == 0.8
+
+
+def test_uncompressed_rle_equals_meta_encoding():
+    import torch
+    from sam2.utils.amg import mask_to_rle_pytorch
+
+    from idseg.export import uncompressed_rle
+
+    rng = np.random.default_rng(0)
+    for shape in ((7, 5), (1, 1), (4, 9)):
+        for fill in (0.0, 1.0, 0.4):
+            mask = rng.random(shape) < fill
+            ref = mask_to_rle_pytorch(torch.as_tensor(mask)[None])[0]
+            assert uncompressed_rle(mask) == ref
+
+
+def test_predictor_state_helpers(tiny_model):
+    predictor = SAM2Predictor(tiny_model)
+    image = make_scene(64, 80)
+    assert not predictor.is_image_set
+    predictor.set_image(image)
+    emb = predictor.embedding
+    answer = predictor.predict([[10, 10]], [1])
+    best = answer.best_index()[0]
+    np.testing.assert_array_equal(answer.best_logits()[0, 0], answer.low_res_logits[0, best])
+    predictor.reset_image()
+    with pytest.raises(InputError, match="set_image"):
+        predictor.predict([[10, 10]], [1])
+    predictor.set_embedding(emb)
+    np.testing.assert_array_equal(predictor.predict([[10, 10]], [1]).masks, answer.masks)
+    assert predictor.image_hw == (64, 80)
+    import torch
+
+    up = predictor.upscale(torch.zeros(1, 1, 64, 64), (64, 80))
+    assert tuple(up.shape) == (1, 1, 64, 80)
