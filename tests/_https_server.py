@@ -2,8 +2,9 @@
 
 Imported as ``from _https_server import ...``. The server serves one payload at every path and
 misbehaves on request, as set in its :class:`Behaviour`: closes early, ignores ``Range``, stalls,
-redirects, hides or inflates ``Content-Length``. Every request's path and ``Range`` header is
-recorded.
+trickles, redirects, hides or inflates ``Content-Length``. It sends an ``ETag`` / ``Last-Modified``
+when told and honours ``If-Range`` (a validator that is not the current one gets the whole file with
+200). Every request's path and ``Range`` header is recorded, and its ``If-Range`` header.
 """
 
 from __future__ import annotations
@@ -66,8 +67,13 @@ class Behaviour:
     stall_s: float = 0.0  # after the headers, wait this long before sending the body
     send_length: bool = True
     fake_length: int | None = None  # Content-Length to announce instead of the real one
+    trickle_s: float = 0.0  # send the body one byte at a time, this long apart
+    etag: str | None = None
+    last_modified: str | None = None
+    honour_if_range: bool = True  # False: serve the asked range whatever If-Range says
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range)
+    if_ranges: list[str | None] = field(default_factory=list)  # If-Range of every request
     release: threading.Event = field(default_factory=threading.Event)
 
 
@@ -80,6 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         b = self.server.behaviour
         b.requests.append((self.path, self.headers.get("Range")))
+        b.if_ranges.append(self.headers.get("If-Range"))
         if self.path in b.redirects:
             self.send_response(302)
             self.send_header("Location", b.redirects[self.path])
@@ -95,7 +102,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Send the status line for the request; return the body offset, None when done."""
         b = self.server.behaviour
         asked = self.headers.get("Range")
-        if not asked or b.ignore_range:
+        if_range = self.headers.get("If-Range")
+        current = {b.etag, b.last_modified} - {None}
+        stale = if_range is not None and b.honour_if_range and if_range not in current
+        if not asked or b.ignore_range or stale:
             self.send_response(200)
             return 0
         start = int(asked.removeprefix("bytes=").rstrip("-"))
@@ -112,6 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_body(self, b: Behaviour, start: int) -> None:
         body = b.payload[start:]
+        if b.etag is not None:
+            self.send_header("ETag", b.etag)
+        if b.last_modified is not None:
+            self.send_header("Last-Modified", b.last_modified)
         if b.send_length:
             length = b.fake_length if b.fake_length is not None else len(body)
             self.send_header("Content-Length", str(length))
@@ -122,6 +136,14 @@ class _Handler(BaseHTTPRequestHandler):
         if b.close_after is not None:
             body = body[: b.close_after]
         view = memoryview(body)
+        if b.trickle_s:
+            for i in range(len(body)):
+                self.wfile.write(view[i : i + 1])
+                self.wfile.flush()
+                if b.release.wait(b.trickle_s):
+                    break
+            self.close_connection = True
+            return
         for i in range(0, len(body), 256 * 1024):
             self.wfile.write(view[i : i + 256 * 1024])
         self.close_connection = True

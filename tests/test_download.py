@@ -8,23 +8,17 @@ import json
 import random
 import socket
 import ssl
-import threading
 from pathlib import Path
 
-import platformdirs
 import pytest
 
 from _https_server import LoopbackServer, make_self_signed_cert
-from idseg.errors import ConfigError, DownloadError, HashMismatchError, OfflineError
+from idseg.errors import DownloadError, HashMismatchError
+from idseg.models import transfer
 from idseg.models.download import (
-    checkpoint_dir,
-    checkpoint_path,
     download,
     ensure_checkpoint,
-    is_offline,
-    resolve_checkpoint_from_env,
     sha256_file,
-    verify_checkpoint,
 )
 from idseg.models.transfer import download_with_hash
 
@@ -126,7 +120,7 @@ def test_resume_ignored_by_server_restarts_from_zero(server, ctx, tmp_path):
 def test_resume_answered_416_restarts_from_zero(server, ctx, tmp_path):
     dest = tmp_path / "w.pt"
     _part(dest).write_bytes(PAYLOAD + b"junk")
-    download(server.url("/w.pt"), dest, ssl_context=ctx)
+    download(server.url("/w.pt"), dest, sha256=PAYLOAD_SHA, ssl_context=ctx)
     n = len(PAYLOAD) + 4
     assert server.behaviour.requests == [("/w.pt", f"bytes={n}-"), ("/w.pt", None)]
     assert dest.read_bytes() == PAYLOAD
@@ -232,148 +226,131 @@ def test_no_content_length_within_cap_succeeds(server, ctx, tmp_path):
     assert set(seen) == {None}
 
 
-def test_offline_mode_never_opens_a_socket(monkeypatch, tmp_path):
-    _no_sockets(monkeypatch)
-    monkeypatch.setenv("IDSEG_OFFLINE", "1")
-    with pytest.raises(OfflineError) as info:
-        ensure_checkpoint("tiny", cache_dir=tmp_path)
-    message = str(info.value)
-    assert "sam2.1_hiera_tiny.pt" in message and "idseg models download" in message
-    with pytest.raises(OfflineError):
-        download("https://example.org/w.pt", tmp_path / "w.pt")
-
-    cached = tmp_path / "sam2.1_hiera_tiny.pt"
-    cached.write_bytes(b"weights")
-    assert ensure_checkpoint("sam2.1-hiera-tiny", cache_dir=tmp_path) == cached
-    assert ensure_checkpoint("https://example.org/x/sam2.1_hiera_tiny.pt", cache_dir=tmp_path) == (
-        cached
-    )
+def _state(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part.json")
 
 
-def test_offline_argument_overrides_environment(monkeypatch):
-    monkeypatch.setenv("IDSEG_OFFLINE", "1")
-    assert is_offline() is True
-    assert is_offline(False) is False
-    monkeypatch.setenv("IDSEG_OFFLINE", "0")
-    assert is_offline() is False
-    assert is_offline(True) is True
+NEW_PAYLOAD = random.Random(99).randbytes(len(PAYLOAD) + 777)
+NEW_SHA = hashlib.sha256(NEW_PAYLOAD).hexdigest()
 
 
-def test_trust_on_first_use_records_then_detects_change(server, ctx, tmp_path):
-    url = server.url("/weights/model.pt")
-    path = ensure_checkpoint(url, cache_dir=tmp_path, ssl_context=ctx)
-    assert path == tmp_path / "model.pt" == checkpoint_path(url, cache_dir=tmp_path)
-    records = json.loads((tmp_path / "hashes.json").read_text())
-    assert records == {"model.pt": PAYLOAD_SHA}
-
-    assert ensure_checkpoint(url, cache_dir=tmp_path, ssl_context=ctx) == path
-    assert len(server.behaviour.requests) == 1  # the cached file was used
-
-    corrupted = bytearray(PAYLOAD)
-    corrupted[12345] ^= 0xFF
-    path.write_bytes(bytes(corrupted))
-    with pytest.raises(HashMismatchError) as info:
-        ensure_checkpoint(url, cache_dir=tmp_path, ssl_context=ctx)
-    message = str(info.value)
-    assert "model.pt" in message and PAYLOAD_SHA in message
-    assert hashlib.sha256(corrupted).hexdigest() in message
+def _interrupt(server, ctx, dest, **validators):
+    """Serve PAYLOAD with ``validators`` and hang up half-way; return the .part size."""
+    half = len(PAYLOAD) // 2
+    for key, value in validators.items():
+        setattr(server.behaviour, key, value)
+    server.behaviour.close_after = half
+    with pytest.raises(DownloadError, match="interrupted"):
+        download(server.url("/w.pt"), dest, ssl_context=ctx)
+    assert _part(dest).read_bytes() == PAYLOAD[:half]
+    return half
 
 
-def test_recorded_hash_guards_a_redownload(server, ctx, tmp_path):
-    url = server.url("/model.pt")
-    ensure_checkpoint(url, cache_dir=tmp_path, ssl_context=ctx)
-    (tmp_path / "model.pt").unlink()
-    server.reset(PAYLOAD[::-1])  # the server now serves different bytes
-    with pytest.raises(HashMismatchError):
-        ensure_checkpoint(url, cache_dir=tmp_path, ssl_context=ctx)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hashes.json", "model.pt.lock"]
-
-
-def test_explicit_wrong_hash_records_nothing(server, ctx, tmp_path):
-    with pytest.raises(HashMismatchError):
-        ensure_checkpoint(server.url("/m.pt"), sha256="1" * 64, cache_dir=tmp_path, ssl_context=ctx)
-    assert not (tmp_path / "hashes.json").exists()
-    assert not (tmp_path / "m.pt").exists()
-
-
-def test_concurrent_ensure_downloads_once(server, ctx, tmp_path):
-    results: list[Path] = []
-    errors: list[BaseException] = []
-
-    def worker():
-        try:
-            results.append(
-                ensure_checkpoint(server.url("/c.pt"), cache_dir=tmp_path, ssl_context=ctx)
-            )
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=20)
-    assert errors == []
-    assert results == [tmp_path / "c.pt"] * 3
-    assert len(server.behaviour.requests) == 1
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["https://h.org/", "https://h.org/hashes.json", "https://h.org/x.part", "https://h/..%2Fx"],
-)
-def test_unsafe_cache_file_names_refused(monkeypatch, tmp_path, url):
-    _no_sockets(monkeypatch)
-    with pytest.raises(DownloadError, match="file name"):
-        ensure_checkpoint(url, cache_dir=tmp_path)
-
-
-def test_checkpoint_dir_from_environment(monkeypatch, tmp_path):
-    monkeypatch.delenv("SAM2_CHECKPOINT_DIR", raising=False)
-    monkeypatch.setenv("IDSEG_HOME", str(tmp_path / "home"))
-    assert checkpoint_dir() == tmp_path / "home" / "checkpoints"
-    monkeypatch.setenv("SAM2_CHECKPOINT_DIR", str(tmp_path / "ckpts"))
-    assert checkpoint_dir() == tmp_path / "ckpts"
-    assert checkpoint_dir(tmp_path / "explicit") == tmp_path / "explicit"
-    assert checkpoint_path("large") == tmp_path / "ckpts" / "sam2.1_hiera_large.pt"
-    monkeypatch.delenv("SAM2_CHECKPOINT_DIR")
-    monkeypatch.delenv("IDSEG_HOME")
-    assert checkpoint_dir() == Path(platformdirs.user_cache_dir("idseg")) / "checkpoints"
-
-
-def test_checkpoint_url_and_hash_from_environment(monkeypatch):
-    monkeypatch.delenv("SAM2_CHECKPOINT_URL", raising=False)
-    monkeypatch.setenv("SAM2_CHECKPOINT_SHA256", "ab" * 32)
-    assert resolve_checkpoint_from_env() is None
-    monkeypatch.setenv("SAM2_CHECKPOINT_URL", " https://example.org/m.pt ")
-    monkeypatch.setenv("SAM2_CHECKPOINT_SHA256", "AB" * 32)
-    assert resolve_checkpoint_from_env() == ("https://example.org/m.pt", "ab" * 32)
-    monkeypatch.delenv("SAM2_CHECKPOINT_SHA256")
-    assert resolve_checkpoint_from_env() == ("https://example.org/m.pt", None)
-    monkeypatch.setenv("SAM2_CHECKPOINT_SHA256", "not-a-hash")
-    with pytest.raises(ConfigError, match="64 hex"):
-        resolve_checkpoint_from_env()
-
-
-def test_verify_checkpoint_against_given_recorded_and_nothing(monkeypatch, tmp_path):
-    monkeypatch.setenv("IDSEG_HOME", str(tmp_path / "home"))
-    path = tmp_path / "m.pt"
-    path.write_bytes(PAYLOAD)
-    plain = verify_checkpoint(path)
-    assert plain == {
-        "path": str(path),
-        "sha256": PAYLOAD_SHA,
-        "size": len(PAYLOAD),
-        "matches": None,
-        "expected": None,
-        "source": None,
+def test_resume_after_remote_change_gets_the_new_file(server, ctx, tmp_path):
+    dest = tmp_path / "w.pt"
+    half = _interrupt(server, ctx, dest, etag='"v1"')
+    assert json.loads(_state(dest).read_text()) == {
+        "url": server.url("/w.pt"),
+        "validator": '"v1"',
     }
-    assert verify_checkpoint(path, PAYLOAD_SHA)["matches"] is True
-    assert verify_checkpoint(path, "2" * 64)["matches"] is False
-    (tmp_path / "hashes.json").write_text(json.dumps({"m.pt": "3" * 64}))
-    recorded = verify_checkpoint(path)
-    assert (recorded["matches"], recorded["expected"], recorded["source"]) == (
-        False,
-        "3" * 64,
-        "recorded",
-    )
+    changed = server.reset(NEW_PAYLOAD)  # the remote file changed, and so did its ETag
+    changed.etag = '"v2"'
+    assert download_with_hash(server.url("/w.pt"), dest, ssl_context=ctx) == NEW_SHA
+    assert dest.read_bytes() == NEW_PAYLOAD  # not PAYLOAD[:half] + NEW_PAYLOAD[half:]
+    assert changed.requests == [("/w.pt", f"bytes={half}-")]
+    assert changed.if_ranges == ['"v1"']
+    assert not _part(dest).exists() and not _state(dest).exists()
+
+
+def test_resume_with_unchanged_etag_continues_the_part(server, ctx, tmp_path):
+    dest = tmp_path / "w.pt"
+    half = _interrupt(server, ctx, dest, etag='"v1"')
+    server.behaviour.close_after = None
+    assert download_with_hash(server.url("/w.pt"), dest, ssl_context=ctx) == PAYLOAD_SHA
+    assert server.behaviour.requests[-1] == ("/w.pt", f"bytes={half}-")
+    assert server.behaviour.if_ranges[-1] == '"v1"'
+    assert not _state(dest).exists()
+
+
+def test_last_modified_is_the_validator_without_a_strong_etag(server, ctx, tmp_path):
+    dest, date = tmp_path / "w.pt", "Tue, 01 Oct 2024 10:00:00 GMT"
+    half = _interrupt(server, ctx, dest, etag='W/"weak"', last_modified=date)
+    server.behaviour.close_after = None
+    download(server.url("/w.pt"), dest, ssl_context=ctx)
+    assert server.behaviour.requests[-1] == ("/w.pt", f"bytes={half}-")
+    assert server.behaviour.if_ranges[-1] == date
+    assert dest.read_bytes() == PAYLOAD
+
+
+@pytest.mark.parametrize("etag", [None, 'W/"weak"'])
+def test_part_without_validator_or_hash_is_not_resumed(server, ctx, tmp_path, etag):
+    dest = tmp_path / "w.pt"
+    _interrupt(server, ctx, dest, etag=etag)
+    assert not _state(dest).exists()
+    server.reset(NEW_PAYLOAD)  # changed remote file, no way to tell: restarting is the safe choice
+    download(server.url("/w.pt"), dest, ssl_context=ctx)
+    assert server.behaviour.requests == [("/w.pt", None)]
+    assert dest.read_bytes() == NEW_PAYLOAD
+
+
+def test_part_without_validator_resumes_when_the_hash_is_known(server, ctx, tmp_path):
+    dest = tmp_path / "w.pt"
+    half = _interrupt(server, ctx, dest)
+    server.behaviour.close_after = None
+    download(server.url("/w.pt"), dest, sha256=PAYLOAD_SHA, ssl_context=ctx)
+    assert server.behaviour.requests[-1] == ("/w.pt", f"bytes={half}-")
+    assert server.behaviour.if_ranges[-1] is None
+
+
+def test_part_without_validator_spliced_fails_the_known_hash(server, ctx, tmp_path):
+    dest = tmp_path / "w.pt"
+    _interrupt(server, ctx, dest)
+    server.reset(NEW_PAYLOAD)
+    with pytest.raises(HashMismatchError):  # a spliced file never gets through
+        download(server.url("/w.pt"), dest, sha256=PAYLOAD_SHA, ssl_context=ctx)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_partial_answer_with_another_etag_restarts(server, ctx, tmp_path):
+    dest = tmp_path / "w.pt"
+    half = _interrupt(server, ctx, dest, etag='"v1"')
+    changed = server.reset(NEW_PAYLOAD)
+    changed.etag, changed.honour_if_range = '"v2"', False  # sends 206 despite If-Range
+    download(server.url("/w.pt"), dest, ssl_context=ctx)
+    assert changed.requests == [("/w.pt", f"bytes={half}-"), ("/w.pt", None)]
+    assert dest.read_bytes() == NEW_PAYLOAD
+
+
+def test_validator_of_another_url_is_not_used(server, ctx, tmp_path):
+    dest = tmp_path / "w.pt"
+    _interrupt(server, ctx, dest, etag='"v1"')
+    server.behaviour.close_after = None
+    download(server.url("/other.pt"), dest, ssl_context=ctx)
+    assert server.behaviour.requests[-1] == ("/other.pt", None)
+
+
+@pytest.mark.timeout(10)
+def test_trickling_server_hits_the_deadline(server, ctx, tmp_path):
+    # one byte every 0.05 s never trips the 0.5 s read timeout; the 0.6 s deadline stops it
+    server.behaviour.trickle_s = 0.05
+    dest = tmp_path / "w.pt"
+    with pytest.raises(DownloadError, match=r"deadline of 0\.6 s"):
+        download(
+            server.url("/w.pt"), dest, timeout=0.5, deadline=0.6, min_rate=None, ssl_context=ctx
+        )
+    assert 0 < _part(dest).stat().st_size < 100  # kept for the next call to resume
+
+
+@pytest.mark.timeout(10)
+def test_trickling_server_is_too_slow(server, ctx, tmp_path, monkeypatch):
+    monkeypatch.setattr(transfer, "RATE_WINDOW_S", 0.3)
+    server.behaviour.trickle_s = 0.05  # about 20 bytes/s
+    with pytest.raises(DownloadError, match="too slow"):
+        download(
+            server.url("/w.pt"),
+            tmp_path / "w.pt",
+            timeout=0.5,
+            deadline=None,
+            min_rate=1000.0,
+            ssl_context=ctx,
+        )

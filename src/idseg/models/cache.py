@@ -1,4 +1,4 @@
-"""Where checkpoints are cached, offline mode, a cross-process lock, and the checkpoint env vars.
+"""Where checkpoints are cached, offline mode, a cross-process lock, resume state, and env vars.
 
 Folder (first that applies): an explicit ``cache_dir``, ``SAM2_CHECKPOINT_DIR`` (the folder itself,
 as in the original SAM2 ID Segmenter wrapper), ``$IDSEG_HOME/checkpoints``, or
@@ -8,16 +8,17 @@ as in the original SAM2 ID Segmenter wrapper), ``$IDSEG_HOME/checkpoints``, or
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import platformdirs
 
-from idseg.errors import ConfigError
+from idseg.errors import ConfigError, InputError
+from idseg.io.atomic import atomic_write_json
+from idseg.models.hashes import normalise_sha256
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -89,6 +90,55 @@ def file_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _state_path(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def read_resume_validator(part: Path, url: str) -> str | None:
+    """Return the validator saved beside a ``.part`` file by a download of ``url``, or None.
+
+    The validator (an ETag or a Last-Modified date) lives in ``<part>.json``; a missing,
+    unreadable or other-URL record gives None, so the partial file is not trusted for resuming.
+
+    Example:
+        >>> read_resume_validator(Path("w.pt.part"), "https://example.org/w.pt")  # doctest: +SKIP
+        '"5f1c-abc"'
+
+    """
+    try:
+        state = json.loads(_state_path(part).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("url") != url:
+        return None
+    value = state.get("validator")
+    return value if isinstance(value, str) and value else None
+
+
+def save_resume_validator(part: Path, url: str, validator: str | None) -> None:
+    """Save (atomically) or, for None, clear the validator of the ``.part`` file of ``url``.
+
+    Example:
+        >>> save_resume_validator(Path("w.pt.part"), "https://example.org/w.pt", '"v1"')  # doctest: +SKIP
+
+    """
+    if validator is None:
+        _state_path(part).unlink(missing_ok=True)
+    else:
+        atomic_write_json(_state_path(part), {"url": url, "validator": validator})
+
+
+def discard_partial(part: Path) -> None:
+    """Delete a ``.part`` file and its saved validator (both may be missing).
+
+    Example:
+        >>> discard_partial(Path("w.pt.part"))  # doctest: +SKIP
+
+    """
+    part.unlink(missing_ok=True)
+    _state_path(part).unlink(missing_ok=True)
+
+
 def resolve_checkpoint_from_env() -> tuple[str, str | None] | None:
     """Read ``SAM2_CHECKPOINT_URL`` and ``SAM2_CHECKPOINT_SHA256`` from the environment.
 
@@ -110,12 +160,20 @@ def resolve_checkpoint_from_env() -> tuple[str, str | None] | None:
     raw = os.environ.get("SAM2_CHECKPOINT_SHA256", "").strip()
     if not raw:
         return url, None
-    digest = raw.lower().removeprefix("sha256:")
-    if not _HEX64.match(digest):
+    try:
+        return url, normalise_sha256(raw)
+    except InputError as exc:
         raise ConfigError(
             f"SAM2_CHECKPOINT_SHA256 must be 64 hex digits, got {len(raw)} characters {raw!r}"
-        )
-    return url, digest
+        ) from exc
 
 
-__all__ = ["checkpoint_dir", "file_lock", "is_offline", "resolve_checkpoint_from_env"]
+__all__ = [
+    "checkpoint_dir",
+    "discard_partial",
+    "file_lock",
+    "is_offline",
+    "read_resume_validator",
+    "resolve_checkpoint_from_env",
+    "save_resume_validator",
+]

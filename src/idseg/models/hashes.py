@@ -11,8 +11,9 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
-from idseg.errors import CheckpointError, InputError
+from idseg.errors import CheckpointError, DownloadError, InputError
 from idseg.io.atomic import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -56,11 +57,37 @@ def sha256_file(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+def sha256_prefix(path: Path, nbytes: int) -> Any:
+    """Return a SHA-256 object fed with the first ``nbytes`` bytes of ``path`` (to resume).
+
+    Raises:
+        DownloadError: The file is shorter than ``nbytes``.
+
+    Example:
+        >>> sha256_prefix(Path("w.pt.part"), 1024).hexdigest()  # doctest: +SKIP
+
+    """
+    digest = hashlib.sha256()
+    remaining = nbytes
+    if remaining > 0:
+        with path.open("rb") as fh:
+            while remaining and (chunk := fh.read(min(_CHUNK, remaining))):
+                digest.update(chunk)
+                remaining -= len(chunk)
+    if remaining:
+        raise DownloadError(f"partial file shrank while resuming ({remaining} bytes missing)")
+    return digest
+
+
 def read_hash_records(folder: Path) -> dict[str, str]:
     """Return the ``file name -> sha256`` records of a checkpoint folder (empty when none).
 
+    A corrupt ``hashes.json`` is refused, never treated as empty: treating it as empty would let
+    the next call record (trust) whatever file is in the cache then, tampered or not.
+
     Raises:
-        CheckpointError: ``hashes.json`` exists but is not a JSON object of hex digests.
+        CheckpointError: ``hashes.json`` exists but is not a JSON object mapping file names to
+            64 lower-case hex digits; the message says to delete it to trust the files again.
 
     Example:
         >>> read_hash_records(checkpoint_dir()).get("sam2.1_hiera_tiny.pt")  # doctest: +SKIP
@@ -90,14 +117,32 @@ def read_hash_records(folder: Path) -> dict[str, str]:
 def record_hash(folder: Path, filename: str, sha256: str) -> None:
     """Record ``sha256`` for ``filename`` in the folder's ``hashes.json`` (atomic write).
 
+    The digest is normalised first (``sha256:`` prefix, upper case), so the record stays readable.
+    Callers that may run concurrently hold a lock around the read-modify-write (see
+    :func:`idseg.models.download.ensure_checkpoint`).
+
+    Raises:
+        InputError: ``sha256`` is not a SHA-256 hex digest.
+        CheckpointError: The existing ``hashes.json`` is corrupt (it is left untouched).
+
     Example:
         >>> record_hash(checkpoint_dir(), "w.pt", "0" * 64)  # doctest: +SKIP
 
     """
+    digest = normalise_sha256(sha256)
+    if digest is None:
+        raise InputError(f"expected a SHA-256 digest of 64 hex digits for {filename!r}, got None")
     records = read_hash_records(folder)
-    records[filename] = sha256
+    records[filename] = digest
     atomic_write_json(folder / HASHES_FILE, dict(sorted(records.items())))
-    logger.info("recorded SHA-256 %s… for a checkpoint (trust on first use)", sha256[:12])
+    logger.info("recorded SHA-256 %s… for a checkpoint (trust on first use)", digest[:12])
 
 
-__all__ = ["HASHES_FILE", "normalise_sha256", "read_hash_records", "record_hash", "sha256_file"]
+__all__ = [
+    "HASHES_FILE",
+    "normalise_sha256",
+    "read_hash_records",
+    "record_hash",
+    "sha256_file",
+    "sha256_prefix",
+]

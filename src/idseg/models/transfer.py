@@ -1,39 +1,63 @@
 """The HTTPS transfer behind :func:`idseg.models.download.download`.
 
-HTTPS only (redirects too), streamed, hashed, size-capped, stall-proof and resumable.
+HTTPS only (redirects too), streamed, hashed, size-capped, stall-proof, time-limited and resumable.
 
 The body is streamed into ``<dest>.part`` beside the destination while its SHA-256 is computed; the
-finished file is moved into place with ``os.replace`` only after the hash is checked. An interrupted
-transfer keeps the ``.part`` file and the next call resumes it with an HTTP ``Range`` request.
+finished file is moved into place with ``os.replace`` only after the hash is checked.
+
+Resuming: the validator of the first response (its strong ``ETag``, else its ``Last-Modified``) is
+saved atomically in ``<dest>.part.json`` together with the URL. An interrupted transfer keeps the
+``.part`` file and the next call asks for the rest with ``Range`` plus ``If-Range: <validator>``,
+so a server whose file changed answers 200 with the whole new file and the download restarts from
+zero instead of splicing two versions. Without a saved validator the ``.part`` file is only resumed
+when the expected SHA-256 is known (a spliced file then fails the check and is discarded);
+otherwise it is discarded and the download restarts.
+
+Time limits: ``timeout`` bounds the connection and every single read (a stall). A server that
+trickles bytes just fast enough to beat it is stopped by two more guards, both checked after every
+read: the overall ``deadline`` (default :data:`DEFAULT_DEADLINE_S`, one hour: about 1 MB/s for the
+largest official checkpoint) and a minimum throughput (default :data:`DEFAULT_MIN_RATE`, 1 KiB/s on
+average over every :data:`RATE_WINDOW_S` window of 60 s). Either raises :class:`DownloadError`
+and keeps the ``.part`` file, so on a slow but honest link the next call resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import logging
 import os
 import re
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from idseg.errors import DownloadError, HashMismatchError, OfflineError
-from idseg.models.cache import is_offline
-from idseg.models.hashes import normalise_sha256
+from idseg.models.cache import (
+    discard_partial,
+    is_offline,
+    read_resume_validator,
+    save_resume_validator,
+)
+from idseg.models.hashes import normalise_sha256, sha256_prefix
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
 MAX_REDIRECTS = 5
+DEFAULT_DEADLINE_S = 3600.0
+DEFAULT_MIN_RATE = 1024.0
+RATE_WINDOW_S = 60.0
 _USER_AGENT = "idseg-downloader/1"
 
 ProgressCallback = Callable[[int, "int | None"], None]
+_Ctx = ssl.SSLContext | None
 
 
 def require_https(url: str) -> urllib.parse.SplitResult:
@@ -81,15 +105,27 @@ class _HttpsOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _open(url: str, start: int, timeout: float, ssl_context: ssl.SSLContext | None) -> Any:
-    """Open ``url`` (asking for ``bytes=start-`` when ``start`` > 0) and return the response."""
+@dataclass(frozen=True)
+class _Limits:
+    """The limits of one transfer (see the module docstring)."""
+
+    timeout: float
+    max_bytes: int
+    deadline: float | None
+    min_rate: float | None
+
+
+def _open(url: str, start: int, if_range: str | None, limits: _Limits, ctx: _Ctx) -> Any:
+    """Open ``url``, asking for ``bytes=start-`` (``If-Range``) when ``start`` > 0."""
     opener = urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=ssl_context), _HttpsOnlyRedirectHandler()
+        urllib.request.HTTPSHandler(context=ctx), _HttpsOnlyRedirectHandler()
     )
     headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
     if start > 0:
         headers["Range"] = f"bytes={start}-"
-    return opener.open(urllib.request.Request(url, headers=headers), timeout=timeout)
+        if if_range is not None:
+            headers["If-Range"] = if_range
+    return opener.open(urllib.request.Request(url, headers=headers), timeout=limits.timeout)
 
 
 def _content_length(response: Any) -> int | None:
@@ -101,37 +137,56 @@ def _content_length(response: Any) -> int | None:
     return length if length is not None and length >= 0 else None
 
 
-def _is_matching_partial(response: Any, start: int) -> bool:
-    """Tell whether ``response`` is a 206 whose Content-Range starts exactly at ``start``."""
+def _validator(response: Any) -> str | None:
+    """The response's ``If-Range`` validator: its strong ETag, else its Last-Modified date."""
+    etag = (response.headers.get("ETag") or "").strip()
+    if etag.startswith('"'):  # weak ETags (W/"...") may not be used in If-Range
+        return etag
+    return (response.headers.get("Last-Modified") or "").strip() or None
+
+
+def _resumes(response: Any, start: int, saved: str | None) -> bool:
+    """Tell whether ``response`` continues the ``.part`` file.
+
+    That is a 206 starting exactly at ``start`` whose validator, if it sends one, is ``saved``.
+    """
     content_range = (response.headers.get("Content-Range") or "").strip()
-    return response.status == 206 and bool(
-        re.match(rf"^bytes {start}-\d+/(\d+|\*)$", content_range)
+    return (
+        response.status == 206
+        and bool(re.match(rf"^bytes {start}-\d+/(\d+|\*)$", content_range))
+        and _validator(response) in (None, saved)
     )
 
 
-def _request(url: str, start: int, timeout: float, ssl_context: ssl.SSLContext | None) -> Any:
+def _request(url: str, start: int, if_range: str | None, limits: _Limits, ctx: _Ctx) -> Any:
     """Open the URL; return None for HTTP 416 on a resume request; wrap failures."""
     try:
-        return _open(url, start, timeout, ssl_context)
+        return _open(url, start, if_range, limits, ctx)
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 416 and start > 0:
             return None
         raise DownloadError(f"server answered HTTP {exc.code} {exc.reason}; expected 200") from exc
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise DownloadError(f"cannot connect: {_describe(exc, timeout)}") from exc
+        raise DownloadError(f"cannot connect: {_describe(exc, limits.timeout)}") from exc
 
 
 def _start_transfer(
-    url: str, part: Path, timeout: float, ssl_context: ssl.SSLContext | None
+    url: str, part: Path, verifiable: bool, limits: _Limits, ctx: _Ctx
 ) -> tuple[Any, int]:
-    """Open the URL, resuming from the ``.part`` size when one exists; return (response, offset).
+    """Open the URL, resuming the ``.part`` file when that is safe; return (response, offset).
 
-    A 200 answer to a resume request, a 416, or a 206 for another range restarts from zero.
+    A resume needs a saved validator (sent as ``If-Range``) or, without one, a known hash
+    (``verifiable``). A 200 answer to a resume request, a 416, or a 206 for another range or
+    another validator restarts from zero; a restart saves the new response's validator.
     """
+    saved = read_resume_validator(part, url)
     start = part.stat().st_size if part.exists() else 0
-    response = _request(url, start, timeout, ssl_context)
-    if response is not None and start > 0 and not _is_matching_partial(response, start):
+    if start and saved is None and not verifiable:
+        logger.info("partial download has no validator and no known hash; restarting from zero")
+        start = 0
+    response = _request(url, start, saved, limits, ctx)
+    if response is not None and start > 0 and not _resumes(response, start, saved):
         if response.status == 206:
             response.close()
             response = None
@@ -139,14 +194,16 @@ def _start_transfer(
             start = 0
     if response is None or start == 0:
         if part.exists():
-            logger.info("server did not resume the partial download; restarting from zero")
-        part.unlink(missing_ok=True)
+            logger.info("not resuming the partial download; restarting from zero")
+        discard_partial(part)
         start = 0
     if response is None:
-        response = _request(url, 0, timeout, ssl_context)
+        response = _request(url, 0, None, limits, ctx)
     if response.status != (206 if start else 200):
         response.close()
         raise DownloadError(f"server answered HTTP {response.status}; expected 200")
+    if start == 0:
+        save_resume_validator(part, url, _validator(response))
     return response, start
 
 
@@ -157,52 +214,99 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"{type(reason).__name__}: {reason}"
 
 
+_KEPT = "the partial file is kept and the next call resumes it"
+
+
+class _Pace:
+    """The overall deadline and the minimum throughput per :data:`RATE_WINDOW_S` window."""
+
+    def __init__(self, limits: _Limits, started: float, received: int) -> None:
+        self.limits, self.started = limits, started
+        self.window_start, self.window_bytes = time.monotonic(), received
+
+    def check(self, received: int) -> None:
+        """Raise :class:`DownloadError` when the transfer is past its deadline or too slow."""
+        now, deadline, min_rate = time.monotonic(), self.limits.deadline, self.limits.min_rate
+        if deadline is not None and now - self.started > deadline:
+            raise DownloadError(
+                f"transfer exceeded its deadline of {deadline:g} s after {received} bytes; "
+                f"{_KEPT} (pass a larger deadline on a slow link)"
+            )
+        span = now - self.window_start
+        if span < RATE_WINDOW_S:
+            return
+        got = received - self.window_bytes
+        if min_rate is not None and got < min_rate * span:
+            raise DownloadError(
+                f"transfer too slow: {got} bytes in the last {span:.0f} s, expected at least "
+                f"{min_rate:g} bytes/s; {_KEPT}"
+            )
+        self.window_start, self.window_bytes = now, received
+
+
 def _stream(
     response: Any,
     fh: IO[bytes],
     digest: Any,
     received: int,
     total: int | None,
-    max_bytes: int,
-    timeout: float,
+    pace: _Pace,
     progress: ProgressCallback | None,
 ) -> int:
-    """Copy the body into ``fh`` and ``digest``; return the byte count written in total."""
+    """Copy the body into ``fh`` and ``digest``; return the byte count written in total.
+
+    ``read1`` returns as soon as some data arrives, so the pace is checked at least once per
+    ``timeout`` even when a server trickles single bytes.
+    """
+    limits = pace.limits
     while True:
         try:
-            chunk = response.read(CHUNK_SIZE)
+            chunk = response.read1(CHUNK_SIZE)
         except (OSError, http.client.HTTPException) as exc:
             raise DownloadError(
-                f"transfer interrupted after {received} bytes ({_describe(exc, timeout)}); "
-                "the partial file is kept and the next call resumes it"
+                f"transfer interrupted after {received} bytes "
+                f"({_describe(exc, limits.timeout)}); {_KEPT}"
             ) from exc
         if not chunk:
             return received
         received += len(chunk)
-        if received > max_bytes:
-            raise _SizeCapError(f"download exceeds the size cap of {max_bytes} bytes")
+        if received > limits.max_bytes:
+            raise _SizeCapError(f"download exceeds the size cap of {limits.max_bytes} bytes")
         fh.write(chunk)
         digest.update(chunk)
         if progress is not None:
             progress(received, total)
+        pace.check(received)
 
 
 class _SizeCapError(DownloadError):
     """Internal marker: the size cap was hit, so the partial file must go."""
 
 
-def _hash_existing(path: Path, offset: int) -> Any:
-    """Return a SHA-256 object fed with the first ``offset`` bytes of ``path``."""
-    digest = hashlib.sha256()
-    remaining = offset
-    if remaining > 0:
-        with path.open("rb") as fh:
-            while remaining and (chunk := fh.read(min(CHUNK_SIZE, remaining))):
-                digest.update(chunk)
-                remaining -= len(chunk)
-    if remaining:
-        raise DownloadError(f"partial file shrank while resuming ({remaining} bytes missing)")
-    return digest
+def _receive(
+    response: Any, part: Path, offset: int, pace: _Pace, progress: ProgressCallback | None
+) -> tuple[int, int | None, Any]:
+    """Stream the response into ``part`` from ``offset``; return (received, total, digest)."""
+    length = _content_length(response)
+    total = offset + length if length is not None else None
+    logger.info("downloading %s bytes (resuming at %d)", total or "unknown", offset)
+    if total is not None and total > pace.limits.max_bytes:
+        discard_partial(part)
+        raise DownloadError(
+            f"download is {total} bytes, over the size cap of {pace.limits.max_bytes}"
+        )
+    digest = sha256_prefix(part, offset)
+    try:
+        with part.open("r+b" if offset else "wb") as fh:
+            fh.seek(offset)
+            fh.truncate()
+            received = _stream(response, fh, digest, offset, total, pace, progress)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except _SizeCapError:
+        discard_partial(part)
+        raise
+    return received, total, digest
 
 
 def download_with_hash(
@@ -212,6 +316,8 @@ def download_with_hash(
     sha256: str | None = None,
     timeout: float = 30.0,
     max_bytes: int = 4 * 1024**3,
+    deadline: float | None = DEFAULT_DEADLINE_S,
+    min_rate: float | None = DEFAULT_MIN_RATE,
     offline: bool | None = None,
     ssl_context: ssl.SSLContext | None = None,
     progress: ProgressCallback | None = None,
@@ -222,6 +328,7 @@ def download_with_hash(
         >>> digest = download_with_hash("https://example.org/w.pt", Path("w.pt"))  # doctest: +SKIP
 
     """
+    started = time.monotonic()
     parts = require_https(url)
     expected = normalise_sha256(sha256)
     dest = Path(dest)
@@ -232,43 +339,33 @@ def download_with_hash(
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    response, offset = _start_transfer(url, part, timeout, ssl_context)
+    limits = _Limits(timeout, max_bytes, deadline, min_rate)
+    response, offset = _start_transfer(url, part, expected is not None, limits, ssl_context)
+    logger.info("connected to %s", parts.hostname)
+    logger.debug("download destination: %s", dest)
     with response:
-        length = _content_length(response)
-        total = offset + length if length is not None else None
-        logger.info("downloading from %s (%s bytes)", parts.hostname, total or "unknown")
-        logger.debug("download destination: %s (resuming at %d)", dest, offset)
-        if total is not None and total > max_bytes:
-            part.unlink(missing_ok=True)
-            raise DownloadError(f"download is {total} bytes, over the size cap of {max_bytes}")
-        digest = _hash_existing(part, offset)
-        try:
-            with part.open("r+b" if offset else "wb") as fh:
-                fh.seek(offset)
-                fh.truncate()
-                received = _stream(
-                    response, fh, digest, offset, total, max_bytes, timeout, progress
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-        except _SizeCapError:
-            part.unlink(missing_ok=True)
-            raise
-    if total is not None and received < total:
-        raise DownloadError(
-            f"transfer interrupted: got {received} of {total} bytes; "
-            "the partial file is kept and the next call resumes it"
+        received, total, digest = _receive(
+            response, part, offset, _Pace(limits, started, offset), progress
         )
+    if total is not None and received < total:
+        raise DownloadError(f"transfer interrupted: got {received} of {total} bytes; {_KEPT}")
     actual = digest.hexdigest()
     if expected is not None and actual != expected:
-        part.unlink(missing_ok=True)
+        discard_partial(part)
         raise HashMismatchError(
             f"downloaded {dest.name} has SHA-256 {actual}, expected {expected}; "
             "the file was discarded"
         )
     os.replace(part, dest)
+    discard_partial(part)
     logger.info("download complete from %s (%d bytes)", parts.hostname, received)
     return actual
 
 
-__all__ = ["download_with_hash", "require_https"]
+__all__ = [
+    "DEFAULT_DEADLINE_S",
+    "DEFAULT_MIN_RATE",
+    "RATE_WINDOW_S",
+    "download_with_hash",
+    "require_https",
+]
