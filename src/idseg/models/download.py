@@ -2,15 +2,20 @@
 
 :func:`download` fetches one HTTPS URL safely (see :mod:`idseg.models.transfer`);
 :func:`ensure_checkpoint` turns a registry name or URL into a cached, hash-checked file, recording
-the hash of the first download (trust on first use) and checking it on every later call;
+the hash of the first download (trust on first use) and checking it on every later call. Registry
+checkpoints are cached under their file name in the checkpoint folder; every other URL gets a
+folder of its own, ``urls/<first 16 hex digits of sha256(url)>/``, with its own ``hashes.json``,
+so two URLs ending in the same file name never share a file or a trusted hash;
 :func:`verify_checkpoint` reports a file's hash against the given, pinned or recorded one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import ssl
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,12 +28,23 @@ from idseg.models.hashes import (
     record_hash,
     sha256_file,
 )
-from idseg.models.registry import find_checkpoint_by_filename, get_checkpoint
-from idseg.models.transfer import ProgressCallback, download_with_hash, require_https
+from idseg.models.registry import (
+    find_checkpoint_by_filename,
+    find_checkpoint_by_url,
+    get_checkpoint,
+)
+from idseg.models.transfer import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MIN_RATE,
+    ProgressCallback,
+    download_with_hash,
+    require_https,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 4 * 1024**3
+URLS_DIR = "urls"
 
 
 def download(
@@ -38,6 +54,8 @@ def download(
     sha256: str | None = None,
     timeout: float = 30.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    deadline: float | None = DEFAULT_DEADLINE_S,
+    min_rate: float | None = DEFAULT_MIN_RATE,
     offline: bool | None = None,
     ssl_context: ssl.SSLContext | None = None,
     progress: ProgressCallback | None = None,
@@ -47,10 +65,13 @@ def download(
     Args:
         url: An ``https://`` URL. Any other scheme, or a redirect to one, is refused before
             anything is written; at most 5 redirects are followed.
-        dest: Destination file; its folder is created. ``<dest>.part`` holds the partial data.
+        dest: Destination file; its folder is created. ``<dest>.part`` holds the partial data and
+            ``<dest>.part.json`` the server's ETag / Last-Modified used to resume it safely.
         sha256: Expected SHA-256 (hex); on mismatch the data is discarded.
         timeout: Seconds allowed for the connection and for every read (a stall raises).
         max_bytes: Size cap, checked against Content-Length and while streaming.
+        deadline: Seconds the whole call may take (None: no limit); default one hour.
+        min_rate: Least average bytes/s over every 60 s window (None: no minimum); default 1 KiB/s.
         offline: Refuse the network; None reads ``IDSEG_OFFLINE``.
         ssl_context: TLS context (default: the system trust store, hostname checked).
         progress: Called as ``progress(bytes_so_far, total_or_None)`` after every chunk.
@@ -59,8 +80,9 @@ def download(
         ``dest``.
 
     Raises:
-        DownloadError: Insecure URL or redirect, network error, stall, HTTP error, size cap, or
-            interrupted transfer (then the ``.part`` file is kept and the next call resumes).
+        DownloadError: Insecure URL or redirect, network error, stall, deadline, too slow, HTTP
+            error, size cap, or interrupted transfer (then the ``.part`` file is kept and the next
+            call resumes it when the server's validator or the expected hash allows).
         HashMismatchError: The data's SHA-256 differs from ``sha256``.
         OfflineError: Offline mode is on.
         InputError: ``sha256`` is not a hex digest.
@@ -76,6 +98,8 @@ def download(
         sha256=sha256,
         timeout=timeout,
         max_bytes=max_bytes,
+        deadline=deadline,
+        min_rate=min_rate,
         offline=offline,
         ssl_context=ssl_context,
         progress=progress,
@@ -83,19 +107,45 @@ def download(
     return Path(dest)
 
 
-def _resolve_source(name_or_url: str) -> tuple[str, str, str | None]:
-    """Return ``(url, file name, pinned sha256)`` for a registry name or an https URL."""
+@dataclass(frozen=True)
+class _Source:
+    """Where a registry name or URL comes from and where it is cached."""
+
+    url: str
+    folder: Path  # holds the file, its .part/.lock files and the hashes.json with its record
+    filename: str
+    pinned: str | None
+
+
+def url_folder(url: str, cache_dir: Path | str | None = None) -> Path:
+    """Return the cache folder of a non-registry URL: ``<checkpoint_dir>/urls/<key>``.
+
+    ``key`` is the first 16 hex digits of the SHA-256 of the URL text (stripped, otherwise
+    as given), so two URLs never share a cached file or a hash record even when their file names
+    are equal. The official registry URLs are cached directly in the checkpoint folder instead.
+
+    Example:
+        >>> url_folder("https://example.org/m.pt", "/c").parent
+        PosixPath('/c/urls')
+
+    """
+    key = hashlib.sha256(url.strip().encode("utf-8")).hexdigest()[:16]
+    return checkpoint_dir(cache_dir) / URLS_DIR / key
+
+
+def _resolve_source(name_or_url: str, cache_dir: Path | str | None) -> _Source:
+    """Resolve a registry name or https URL to its URL, cache folder, file name and pinned hash."""
     text = name_or_url.strip()
-    if "://" not in text:
-        spec = get_checkpoint(text)
-        return spec.url, spec.filename, spec.sha256
+    spec = get_checkpoint(text) if "://" not in text else find_checkpoint_by_url(text)
+    if spec is not None:
+        return _Source(spec.url, checkpoint_dir(cache_dir), spec.filename, spec.sha256)
     parts = require_https(text)
     filename = urllib.parse.unquote(PurePosixPath(parts.path).name)
     unsafe = (
         not filename
         or filename.startswith(".")
         or filename == HASHES_FILE
-        or filename.endswith((".part", ".lock"))
+        or filename.endswith((".part", ".lock", ".part.json"))
         or any(c in filename for c in "/\\") or not filename.isprintable()
     )  # fmt: skip
     if unsafe:
@@ -103,20 +153,22 @@ def _resolve_source(name_or_url: str) -> tuple[str, str, str | None]:
             f"cannot cache {text!r}: expected the URL path to end in a plain file name such as "
             f"'model.pt', got {filename!r}"
         )
-    known = find_checkpoint_by_filename(filename)
-    pinned = known.sha256 if known is not None and known.url == text else None
-    return text, filename, pinned
+    return _Source(text, url_folder(text, cache_dir), filename, None)
 
 
 def checkpoint_path(name_or_url: str, cache_dir: Path | str | None = None) -> Path:
     """Return where ``name_or_url`` is (or would be) cached; nothing is downloaded.
+
+    Registry checkpoints (by name or by their official URL) live in the checkpoint folder itself,
+    any other URL in its own folder from :func:`url_folder`.
 
     Example:
         >>> checkpoint_path("tiny").name
         'sam2.1_hiera_tiny.pt'
 
     """
-    return checkpoint_dir(cache_dir) / _resolve_source(name_or_url)[1]
+    source = _resolve_source(name_or_url, cache_dir)
+    return source.folder / source.filename
 
 
 def _expected_hash(
@@ -136,7 +188,9 @@ def _try_record(folder: Path, filename: str, digest: str) -> None:
     if filename in read_hash_records(folder):
         return
     try:
-        record_hash(folder, filename, digest)
+        with file_lock(folder / f"{HASHES_FILE}.lock"):  # no lost update between two files
+            if filename not in read_hash_records(folder):
+                record_hash(folder, filename, digest)
     except OSError as exc:
         logger.warning("cannot record the checkpoint hash: cache folder not writable")
         logger.debug("recording the hash failed: %s", exc)
@@ -161,14 +215,18 @@ def ensure_checkpoint(
     cache_dir: Path | str | None = None,
     timeout: float = 30.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    deadline: float | None = DEFAULT_DEADLINE_S,
+    min_rate: float | None = DEFAULT_MIN_RATE,
     ssl_context: ssl.SSLContext | None = None,
     progress: ProgressCallback | None = None,
 ) -> Path:
     """Return the cached file for a registry name or https URL, downloading it when missing.
 
-    The file name is the last URL path component. The file is checked against ``sha256``, else
-    the registry's pinned hash, else the hash recorded on first download, on every call; when
-    none exists yet the file's hash is recorded (trust on first use).
+    Registry checkpoints are cached as ``<cache>/<file name>``; any other URL as
+    ``<cache>/urls/<key>/<file name>`` (see :func:`url_folder`), the file name being the last URL
+    path component. The file is checked against ``sha256``, else the registry's pinned hash, else
+    the hash recorded in its folder's ``hashes.json`` on first download, on every call; when none
+    exists yet the file's hash is recorded (trust on first use).
 
     Args:
         name_or_url: A registry name or alias (``tiny``, ``sam2.1_hiera_large``) or https URL.
@@ -177,6 +235,8 @@ def ensure_checkpoint(
         cache_dir: Checkpoint folder; None uses :func:`checkpoint_dir`.
         timeout: Per-read and connect timeout of the download, in seconds.
         max_bytes: Size cap of the download.
+        deadline: Seconds the download may take (None: no limit); see :func:`download`.
+        min_rate: Least average bytes/s per 60 s window of the download (None: no minimum).
         ssl_context: TLS context for the download.
         progress: Download progress callback ``(bytes_so_far, total_or_None)``.
 
@@ -188,15 +248,17 @@ def ensure_checkpoint(
         OfflineError: The file is not cached and offline mode is on.
         HashMismatchError: The cached or downloaded file has the wrong SHA-256.
         DownloadError: The URL is not https or the download failed.
+        CheckpointError: The folder's ``hashes.json`` is corrupt (it is never ignored, so a
+            corrupt record cannot make a changed file pass; delete it to trust the files again).
 
     Example:
         >>> ensure_checkpoint("sam2.1_hiera_tiny")  # doctest: +SKIP
         PosixPath('/home/me/.cache/idseg/checkpoints/sam2.1_hiera_tiny.pt')
 
     """
-    url, filename, pinned = _resolve_source(name_or_url)
+    source = _resolve_source(name_or_url, cache_dir)
+    url, folder, filename, pinned = source.url, source.folder, source.filename, source.pinned
     given = normalise_sha256(sha256)
-    folder = checkpoint_dir(cache_dir)
     path = folder / filename
     if not path.is_file():
         if is_offline(offline):
@@ -212,7 +274,8 @@ def ensure_checkpoint(
                 expected, _ = _expected_hash(folder, filename, given, pinned)
                 digest = download_with_hash(
                     url, path, sha256=expected, timeout=timeout, max_bytes=max_bytes,
-                    offline=offline, ssl_context=ssl_context, progress=progress,
+                    deadline=deadline, min_rate=min_rate, offline=offline,
+                    ssl_context=ssl_context, progress=progress,
                 )  # fmt: skip
                 _try_record(folder, filename, digest)
                 return path
@@ -227,7 +290,9 @@ def verify_checkpoint(path: Path | str, sha256: str | None = None) -> dict[str, 
     """Hash a checkpoint file and compare it with the given, pinned or recorded SHA-256.
 
     Without ``sha256``, the expected value is the registry's pinned hash for that file name, else
-    the record in the file's own folder, else the record in the default checkpoint folder.
+    the record in the file's own folder, else the record in the default checkpoint folder. A file
+    in a ``urls/<key>/`` cache folder is a copy of a non-registry URL: only its folder's record
+    counts for it.
 
     Args:
         path: The file to check.
@@ -250,10 +315,11 @@ def verify_checkpoint(path: Path | str, sha256: str | None = None) -> dict[str, 
     if not file.is_file():
         raise CheckpointError(f"expected a checkpoint file, but {file} is not a file")
     expected, source = normalise_sha256(sha256), "given" if sha256 is not None else None
-    spec = find_checkpoint_by_filename(file.name)
+    from_url = file.resolve().parent.parent.name == URLS_DIR
+    spec = None if from_url else find_checkpoint_by_filename(file.name)
     if expected is None and spec is not None and spec.sha256 is not None:
         expected, source = spec.sha256, "registry"
-    for folder in (file.parent, checkpoint_dir()):
+    for folder in (file.parent,) if from_url else (file.parent, checkpoint_dir()):
         if expected is None:
             expected = read_hash_records(folder).get(file.name)
             source = "recorded" if expected is not None else None
@@ -279,5 +345,6 @@ __all__ = [
     "is_offline",
     "resolve_checkpoint_from_env",
     "sha256_file",
+    "url_folder",
     "verify_checkpoint",
 ]

@@ -204,6 +204,18 @@ def find_checkpoint_by_filename(filename: str) -> CheckpointSpec | None:
     return next((spec for spec in _SPECS if spec.filename == filename), None)
 
 
+def find_checkpoint_by_url(url: str) -> CheckpointSpec | None:
+    """Return the official checkpoint whose download URL is exactly ``url`` (stripped), or None.
+
+    Example:
+        >>> find_checkpoint_by_url(get_checkpoint("tiny").url).name
+        'sam2.1_hiera_tiny'
+
+    """
+    text = url.strip()
+    return next((spec for spec in _SPECS if spec.url == text), None)
+
+
 def infer_config_name(checkpoint: str | Path) -> str | None:
     """Guess the SAM2 model config from a checkpoint file name or URL.
 
@@ -235,6 +247,7 @@ def infer_config_name(checkpoint: str | Path) -> str | None:
 __all__ = [
     "CheckpointSpec",
     "find_checkpoint_by_filename",
+    "find_checkpoint_by_url",
     "get_checkpoint",
     "infer_config_name",
     "list_checkpoints",
