@@ -256,8 +256,8 @@ def ensure_checkpoint(
         PosixPath('/home/me/.cache/idseg/checkpoints/sam2.1_hiera_tiny.pt')
 
     """
-    source = _resolve_source(name_or_url, cache_dir)
-    url, folder, filename, pinned = source.url, source.folder, source.filename, source.pinned
+    origin = _resolve_source(name_or_url, cache_dir)
+    url, folder, filename, pinned = origin.url, origin.folder, origin.filename, origin.pinned
     given = normalise_sha256(sha256)
     path = folder / filename
     if not path.is_file():
