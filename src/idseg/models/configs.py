@@ -38,6 +38,7 @@ _SIZE_ALIASES = {
     "base-plus": "b+",
     "baseplus": "b+",
     "b_plus": "b+",
+    "base+": "b+",
     "large": "l",
 }
 
