@@ -9,6 +9,7 @@ from pycocotools.coco import COCO
 from idseg import formats
 from idseg.errors import InputError
 from idseg.formats import (
+    bridge_outlines,
     mask_to_rle,
     masks_to_yolo,
     merge_coco,
@@ -22,6 +23,7 @@ from idseg.formats import (
     segments_to_yolo,
     write_json,
 )
+from idseg.geometry import mask_to_polygons
 from idseg.sam.results import Segment, Segments, mask_bbox_xyxy
 
 H, W = 40, 60
@@ -218,6 +220,111 @@ def test_yolo_skips_tiny_and_validates_class_ids(segments):
         masks_to_yolo(np.zeros((1, 5, 5), bool), class_ids=-1)
     assert segments_to_yolo(segments, class_id=5) == segments.to_yolo(class_id=5)
     assert all(line.startswith("5 ") for line in segments.to_yolo(class_id=5).splitlines())
+
+
+def yolo_fill(line, hw):
+    """Rasterise one YOLO-seg line's polygon at image size, as a trainer would."""
+    h, w = hw
+    xy = np.array([float(v) for v in line.split()[1:]]).reshape(-1, 2) * [w, h]
+    out = np.zeros(hw, np.uint8)
+    cv2.fillPoly(out, [np.rint(xy).astype(np.int32)], 1)
+    return out.astype(bool)
+
+
+def iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+def disk(cy, cx, r, hw=(H, W)):
+    yy, xx = np.mgrid[: hw[0], : hw[1]]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+
+
+@pytest.mark.parametrize("tolerance", [0, 1.0])
+def test_yolo_multi_part_mask_is_one_instance_covering_every_part(tolerance):
+    mask = rect(5, 30, 4, 20) | disk(20, 45, 9)
+    lines = masks_to_yolo(mask[None], class_ids=3, tolerance=tolerance).splitlines()
+    assert len(lines) == 1 and lines[0].startswith("3 ")
+    filled = yolo_fill(lines[0], (H, W))
+    assert filled[rect(5, 30, 4, 20)].all() and filled[disk(20, 45, 9)].mean() > 0.97
+    assert iou(filled, mask) >= 0.95
+
+
+def test_yolo_three_parts_and_island_in_hole():
+    three = rect(2, 8, 2, 8) | rect(32, 38, 50, 58) | rect(30, 38, 2, 10)
+    (line,) = masks_to_yolo(three[None], tolerance=0).splitlines()
+    filled = yolo_fill(line, (H, W))
+    # Every part is covered; the only extra pixels are the two one-pixel bridges between
+    # nearest corners: (2, 7) -> (2, 30) (22 pixels between) and (9, 37) -> (50, 37) (40).
+    assert filled[three].all()
+    extra = filled & ~three
+    assert extra.sum() == 22 + 40
+    assert extra[8:30, 2].all() and extra[37, 10:50].all()
+    # An island inside the ring's hole is covered once the hole is dropped: still one line,
+    # and the island must not punch a hole into the filled ring.
+    nested = ring() | rect(18, 22, 23, 27)
+    (line,) = masks_to_yolo(nested[None], tolerance=0).splitlines()
+    assert len(line.split()) == 1 + 8
+    assert yolo_fill(line, (H, W)).sum() == rect(5, 35, 10, 40).sum()
+
+
+def test_yolo_single_blob_unchanged():
+    blob = disk(20, 30, 12) | rect(8, 14, 30, 50)
+    (poly,) = mask_to_polygons(blob, tolerance=1.0)
+    xy = poly.exterior / [W, H]
+    expected = "7 " + " ".join(f"{v:.6f}" for v in xy.ravel()) + "\n"
+    assert masks_to_yolo(blob[None], class_ids=7) == expected
+
+
+def test_bridge_outlines_goes_out_and_back_over_each_bridge():
+    a = np.array([[0.0, 0], [0, 1], [1, 1], [1, 0]])
+    b = np.array([[3.0, 0], [3, 0.5], [4, 0.5], [4, 0]])
+    c = a * 3 + np.array([-5, 5])  # the largest part: the walk starts at its vertex 0
+    # Shortest bridges (no ties): c (-2, 5) -> a (0, 1) and a (1, 0) -> b (3, 0).
+    expected = [
+        [-5, 5], [-5, 8], [-2, 8], [-2, 5],
+        [0, 1], [1, 1], [1, 0],
+        [3, 0], [3, 0.5], [4, 0.5], [4, 0], [3, 0],
+        [1, 0], [0, 0], [0, 1],
+        [-2, 5],
+    ]  # fmt: skip
+    assert bridge_outlines([a, b, c]).tolist() == expected
+    np.testing.assert_array_equal(bridge_outlines([a]), a)
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ([], "one or more"),
+        ([np.zeros((0, 2))], r"got shapes \[\(0, 2\)\]"),
+        ([np.zeros((3, 2)), np.zeros((3, 3))], r"got shapes \[\(3, 2\), \(3, 3\)\]"),
+        ([np.array([[0.0, np.nan], [1, 1], [2, 0]])], "NaN or inf"),
+    ],
+)
+def test_bridge_outlines_rejects_bad_parts(parts, message):
+    with pytest.raises(InputError, match=message):
+        bridge_outlines(parts)
+
+
+def test_bridge_outlines_without_triangulation_uses_brute_force(monkeypatch):
+    a = np.array([[0.0, 0], [0, 1], [1, 1], [1, 0]])
+    parts = [a, np.array([[3.0, 0], [3, 0.5], [4, 0.5], [4, 0]]), a * 3 + np.array([-5, 5])]
+    expected = bridge_outlines(parts).tolist()
+    monkeypatch.setattr(formats, "_delaunay_pairs", lambda pts: np.zeros((0, 2), np.int64))
+    assert bridge_outlines(parts).tolist() == expected
+
+
+def test_yolo_many_specks_are_one_line_with_shortest_bridges():
+    mask = np.zeros((300, 300), bool)
+    mask[1::6, 1::6] = True
+    mask |= np.roll(mask, 1, axis=0) | np.roll(mask, 1, axis=1)
+    mask |= np.roll(mask, 1, axis=1)  # 2500 blobs of 2 x 3 pixels
+    (line,) = masks_to_yolo(mask[None], tolerance=0).splitlines()
+    filled = yolo_fill(line, mask.shape)
+    assert filled[mask].all()
+    # A 50 x 50 grid of blobs; 2499 shortest bridges: 49 per row across 3-pixel gaps, and
+    # 49 joining the rows across 4-pixel gaps. Nothing else is added.
+    assert (filled & ~mask).sum() == 50 * 49 * 3 + 49 * 4
 
 
 # --- PNG and JSON --------------------------------------------------------------------------------
