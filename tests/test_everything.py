@@ -30,7 +30,13 @@ from torch import nn
 from _helpers import make_scene, mask_iou
 from idseg.errors import ConfigError, InputError
 from idseg.sam.everything import EverythingGenerator, segment_everything
-from idseg.sam.postprocess import clean_mask, postprocess_small_regions
+from idseg.sam.postprocess import (
+    UPSCALE_CHUNK,
+    binarise_logits,
+    box_nms,
+    clean_mask,
+    postprocess_small_regions,
+)
 from idseg.sam.predictor import SAM2Predictor
 from idseg.sam.settings import EverythingSettings, preset
 
@@ -342,6 +348,33 @@ def _ring_with_holes() -> np.ndarray:
     mask[20:32, 20:32] = False  # hole of 144 px: kept
     mask[52:54, 52:55] = True  # island of 6 px: removed
     return mask
+
+
+def test_box_nms_keeps_best_of_overlapping_boxes():
+    boxes = torch.tensor([[0, 0, 9, 9], [1, 1, 9, 9], [20, 20, 29, 29], [0, 0, 9, 4]])
+    # IoU(0, 1) = 64 / 81 > 0.7; box 3 overlaps box 1 with IoU 24 / 76, below the threshold.
+    keep = box_nms(boxes, torch.tensor([0.5, 0.9, 0.1, 0.3]), 0.7)
+    assert keep.tolist() == [1, 3, 2]
+    assert box_nms(boxes[:0], torch.zeros(0), 0.7).tolist() == []
+
+
+def test_binarise_logits_chunks_equal_one_shot():
+    gen = torch.Generator().manual_seed(0)
+    n = 2 * UPSCALE_CHUNK + 3  # several chunks, the last one partial
+    low_res = torch.randn(n, 8, 8, generator=gen) * 3
+    calls = []
+
+    def upscale(x, hw):
+        calls.append(len(x))
+        return F.interpolate(x, hw, mode="bilinear", align_corners=False)
+
+    masks, scores = binarise_logits(low_res, (16, 20), upscale, 0.5, 1.0)
+    assert calls == [UPSCALE_CHUNK, UPSCALE_CHUNK, 3]
+    logits = F.interpolate(low_res[:, None], (16, 20), mode="bilinear", align_corners=False)[:, 0]
+    assert torch.equal(masks, logits > 0.5)
+    inter = (logits > 1.5).sum(dim=(1, 2)).float()
+    union = (logits > -0.5).sum(dim=(1, 2)).float()
+    torch.testing.assert_close(scores, inter / union)
 
 
 def test_clean_mask_fills_small_holes_and_drops_small_islands():

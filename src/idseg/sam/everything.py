@@ -44,7 +44,6 @@ from sam2.utils.amg import (
     batch_iterator,
     batched_mask_to_box,
     build_all_layer_point_grids,
-    calculate_stability_score,
     generate_crop_boxes,
     is_box_near_crop_edge,
     mask_to_rle_pytorch,
@@ -52,11 +51,11 @@ from sam2.utils.amg import (
     uncrop_masks,
     uncrop_points,
 )
-from torchvision.ops import batched_nms, box_area
+from torchvision.ops import box_area
 
 from idseg.errors import InputError
+from idseg.sam import postprocess as _post
 from idseg.sam import settings as _settings
-from idseg.sam.postprocess import data_to_records, data_to_segments, postprocess_small_regions
 from idseg.sam.predictor import LOGIT_CLAMP, ImageEmbedding, SAM2Predictor, _as_rgb
 from idseg.sam.results import Segments
 from idseg.sam.settings import EverythingSettings
@@ -65,15 +64,6 @@ if TYPE_CHECKING:
     from sam2.modeling.sam2_base import SAM2Base
 
 logger = logging.getLogger(__name__)
-
-#: Masks upsampled to full resolution together (bounds the float logits held at once).
-UPSCALE_CHUNK = 16
-
-
-def _nms(boxes: torch.Tensor, scores: torch.Tensor, thresh: float) -> torch.Tensor:
-    """Class-agnostic box NMS; kept indices, best first."""
-    categories = torch.zeros(len(boxes), dtype=torch.int64, device=boxes.device)
-    return batched_nms(boxes.float(), scores.to(boxes.device), categories, iou_threshold=thresh)
 
 
 class EverythingGenerator:
@@ -145,7 +135,7 @@ class EverythingGenerator:
         """
         rgb = _as_rgb(image)
         data = self._generate_masks(rgb, embedding)
-        return data_to_segments(data, rgb.shape[:2], self.settings.to_dict())
+        return _post.data_to_segments(data, rgb.shape[:2], self.settings.to_dict())
 
     def generate_records(
         self, image: Any, *, embedding: ImageEmbedding | None = None
@@ -157,8 +147,8 @@ class EverythingGenerator:
         Example:
             >>> recs = EverythingGenerator(model, output_mode="coco_rle").generate_records(image)  # doctest: +SKIP
         """
-        rgb = _as_rgb(image)
-        return data_to_records(self._generate_masks(rgb, embedding), self.settings.output_mode)
+        data = self._generate_masks(_as_rgb(image), embedding)
+        return _post.data_to_records(data, self.settings.output_mode)
 
     @torch.inference_mode()
     def _generate_masks(self, image: np.ndarray, embedding: ImageEmbedding | None) -> MaskData:
@@ -175,10 +165,10 @@ class EverythingGenerator:
             data.cat(self._process_crop(image, crop_box, layer_idx, orig_hw, emb))
         if len(crop_boxes) > 1 and len(data["rles"]) > 0:
             scores = 1 / box_area(data["crop_boxes"])
-            data.filter(_nms(data["boxes"], scores, s.crop_nms_thresh))
+            data.filter(_post.box_nms(data["boxes"], scores, s.crop_nms_thresh))
         if s.min_mask_region_area > 0:
             nms_thresh = max(s.box_nms_thresh, s.crop_nms_thresh)
-            postprocess_small_regions(data, s.min_mask_region_area, nms_thresh)
+            _post.postprocess_small_regions(data, s.min_mask_region_area, nms_thresh)
         data.to_numpy()
         logger.debug(
             "segment-everything: %d masks from %d crops", len(data["rles"]), len(crop_boxes)
@@ -201,7 +191,7 @@ class EverythingGenerator:
         data = MaskData()
         for (batch,) in batch_iterator(self.settings.points_per_batch, points):
             data.cat(self._process_batch(emb, batch, crop_box, crop_hw, orig_hw))
-        data.filter(_nms(data["boxes"], data["iou_preds"], self.settings.box_nms_thresh))
+        data.filter(_post.box_nms(data["boxes"], data["iou_preds"], self.settings.box_nms_thresh))
         data["boxes"] = uncrop_boxes_xyxy(data["boxes"], crop_box)
         data["points"] = uncrop_points(data["points"], crop_box)
         n = len(data["rles"])
@@ -234,7 +224,9 @@ class EverythingGenerator:
             data["low_res"], data["iou_preds"] = self._refine_m2m(emb, coords, data["low_res"])
         if s.pred_iou_thresh > 0.0:
             data.filter(data["iou_preds"] > s.pred_iou_thresh)
-        data["masks"], data["stability_score"] = self._binarise(data["low_res"], crop_hw)
+        data["masks"], data["stability_score"] = _post.binarise_logits(
+            data["low_res"], crop_hw, pred.upscale, s.mask_threshold, s.stability_score_offset
+        )
         del data["low_res"]
         if s.stability_score_thresh > 0.0:
             data.filter(data["stability_score"] >= s.stability_score_thresh)
@@ -263,22 +255,6 @@ class EverythingGenerator:
         if not new_logits:
             return low_res[:, :0], low_res.new_zeros(0)
         return torch.cat(new_logits), torch.cat(new_iou)
-
-    def _binarise(
-        self, low_res: torch.Tensor, crop_hw: tuple[int, int]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Upsample logits to the crop a few at a time: boolean masks and stability scores."""
-        s = self.settings
-        masks = torch.zeros((len(low_res), *crop_hw), dtype=torch.bool, device=low_res.device)
-        scores = torch.zeros(len(low_res), dtype=torch.float32, device=low_res.device)
-        for start in range(0, len(low_res), UPSCALE_CHUNK):
-            chunk = low_res[start : start + UPSCALE_CHUNK, None]
-            logits = self.predictor.upscale(chunk, crop_hw)[:, 0]
-            scores[start : start + len(chunk)] = calculate_stability_score(
-                logits, s.mask_threshold, s.stability_score_offset
-            )
-            masks[start : start + len(chunk)] = logits > s.mask_threshold
-        return masks, scores
 
 
 def segment_everything(

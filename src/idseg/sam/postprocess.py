@@ -1,4 +1,4 @@
-"""After segment-everything: small-region clean-up, typed segments and Meta-style records.
+"""Segment-everything output: binarised masks, box NMS, small-region clean-up, segments, records.
 
 The masks of a generation run live in a :class:`sam2.utils.amg.MaskData` (Meta's container) as
 uncompressed RLEs (``rles``) with ``boxes`` (XYXY, inclusive max), ``iou_preds``,
@@ -8,6 +8,7 @@ uncompressed RLEs (``rles``) with ``boxes`` (XYXY, inclusive max), ``iou_preds``
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 from sam2.utils.amg import (
     MaskData,
     area_from_rle,
+    calculate_stability_score,
     coco_encode_rle,
     mask_to_rle_pytorch,
     remove_small_regions,
@@ -25,6 +27,47 @@ from torchvision.ops import batched_nms
 from idseg.sam.results import Segment, Segments, mask_bbox_xyxy
 
 logger = logging.getLogger(__name__)
+
+#: Masks upsampled to full resolution together (bounds the float logits held at once).
+UPSCALE_CHUNK = 16
+
+
+def binarise_logits(
+    low_res: torch.Tensor,
+    crop_hw: tuple[int, int],
+    upscale: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor],
+    mask_threshold: float,
+    stability_score_offset: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Upsample logits to the crop a few at a time: boolean masks and stability scores.
+
+    Args:
+        low_res: ``B x h x w`` low-resolution logits.
+        crop_hw: ``(height, width)`` to upsample to.
+        upscale: Upsamples ``B x 1 x h x w`` logits to a size (``SAM2Predictor.upscale``).
+        mask_threshold: Logit threshold of the masks.
+        stability_score_offset: Offset of Meta's stability score.
+
+    Returns:
+        ``B x H x W`` boolean masks and ``B`` float32 stability scores.
+
+    Example:
+        >>> import torch.nn.functional as F
+        >>> up = lambda x, hw: F.interpolate(x, hw, mode="bilinear", align_corners=False)
+        >>> masks, scores = binarise_logits(torch.ones(2, 4, 4), (8, 8), up, 0.0, 0.5)
+        >>> masks.shape, scores.tolist()
+        (torch.Size([2, 8, 8]), [1.0, 1.0])
+    """
+    masks = torch.zeros((len(low_res), *crop_hw), dtype=torch.bool, device=low_res.device)
+    scores = torch.zeros(len(low_res), dtype=torch.float32, device=low_res.device)
+    for start in range(0, len(low_res), UPSCALE_CHUNK):
+        chunk = low_res[start : start + UPSCALE_CHUNK, None]
+        logits = upscale(chunk, crop_hw)[:, 0]
+        scores[start : start + len(chunk)] = calculate_stability_score(
+            logits, mask_threshold, stability_score_offset
+        )
+        masks[start : start + len(chunk)] = logits > mask_threshold
+    return masks, scores
 
 
 def clean_mask(mask: np.ndarray, min_area: float) -> tuple[np.ndarray, bool]:
@@ -49,6 +92,18 @@ def clean_mask(mask: np.ndarray, min_area: float) -> tuple[np.ndarray, bool]:
     mask, holes_changed = remove_small_regions(np.asarray(mask, dtype=bool), min_area, "holes")
     mask, islands_changed = remove_small_regions(mask, min_area, "islands")
     return np.asarray(mask, dtype=bool), bool(holes_changed or islands_changed)
+
+
+def box_nms(boxes: torch.Tensor, scores: torch.Tensor, thresh: float) -> torch.Tensor:
+    """Class-agnostic box NMS (XYXY boxes); kept indices, best first.
+
+    Example:
+        >>> boxes = torch.tensor([[0, 0, 9, 9], [1, 1, 9, 9], [20, 20, 29, 29]])
+        >>> box_nms(boxes, torch.tensor([0.5, 0.9, 0.1]), 0.7).tolist()
+        [1, 2]
+    """
+    categories = torch.zeros(len(boxes), dtype=torch.int64, device=boxes.device)
+    return batched_nms(boxes.float(), scores.to(boxes.device), categories, iou_threshold=thresh)
 
 
 def postprocess_small_regions(data: MaskData, min_area: float, nms_thresh: float) -> MaskData:
@@ -87,9 +142,7 @@ def postprocess_small_regions(data: MaskData, min_area: float, nms_thresh: float
             boxes[i] = torch.as_tensor(mask_bbox_xyxy(mask), dtype=boxes.dtype)
     scores = torch.ones(len(rles), dtype=torch.float32)
     scores[list(changed)] = 0.0
-    keep = batched_nms(
-        boxes.float(), scores, torch.zeros(len(rles), dtype=torch.int64), iou_threshold=nms_thresh
-    )
+    keep = box_nms(boxes, scores, nms_thresh)
     for i in keep.tolist():
         if i in changed:
             rles[i] = mask_to_rle_pytorch(torch.from_numpy(changed[i])[None])[0]
