@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -192,3 +193,26 @@ class LoopbackServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(timeout=5)
+
+
+# Fixtures shared by the download tests (registered in conftest.py through ``pytest_plugins``).
+
+
+@pytest.fixture(scope="session")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate and key for 127.0.0.1."""
+    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def _https(cert: tuple[Path, Path]):
+    """One loopback HTTPS server for the session; tests reset it with their payload."""
+    srv = LoopbackServer(cert)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="session")
+def ctx(cert: tuple[Path, Path]) -> ssl.SSLContext:
+    """A client SSL context trusting the test certificate."""
+    return ssl.create_default_context(cafile=str(cert[0]))

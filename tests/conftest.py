@@ -11,6 +11,9 @@ from _helpers import make_scene
 
 TINY_CONFIG = "idseg_test_tiny"
 
+#: Fixtures of the loopback HTTPS server used by the download tests.
+pytest_plugins = ["_https_server"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):

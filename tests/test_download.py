@@ -7,12 +7,11 @@ import itertools
 import json
 import random
 import socket
-import ssl
 from pathlib import Path
 
 import pytest
 
-from _https_server import LoopbackServer, make_self_signed_cert
+from _https_server import LoopbackServer
 from idseg.errors import DownloadError, HashMismatchError
 from idseg.models import transfer
 from idseg.models.download import (
@@ -26,28 +25,11 @@ PAYLOAD = random.Random(1234).randbytes(3 * 1024 * 1024 + 123)
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def _https(cert):
-    srv = LoopbackServer(cert)
-    yield srv
-    srv.close()
-
-
 @pytest.fixture
 def server(_https):
     _https.reset(PAYLOAD)
     yield _https
     _https.behaviour.release.set()
-
-
-@pytest.fixture(scope="module")
-def ctx(cert):
-    return ssl.create_default_context(cafile=str(cert[0]))
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import random
-import ssl
 import subprocess
 import sys
 import threading
@@ -20,7 +19,6 @@ import platformdirs
 import pytest
 from typer.testing import CliRunner
 
-from _https_server import LoopbackServer, make_self_signed_cert
 from idseg.errors import (
     CheckpointError,
     ConfigError,
@@ -50,28 +48,11 @@ OTHER_SHA = hashlib.sha256(OTHER).hexdigest()
 TINY_URL = get_checkpoint("tiny").url
 
 
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def _https(cert):
-    srv = LoopbackServer(cert)
-    yield srv
-    srv.close()
-
-
 @pytest.fixture
 def server(_https):
     _https.reset(PAYLOAD)
     yield _https
     _https.behaviour.release.set()
-
-
-@pytest.fixture(scope="module")
-def ctx(cert):
-    return ssl.create_default_context(cafile=str(cert[0]))
 
 
 @pytest.fixture(autouse=True)
