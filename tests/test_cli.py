@@ -21,6 +21,10 @@ runner = CliRunner()
 LOOSE = ["--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0"]
 
 
+def _seg(args, tiny_checkpoint):
+    return runner.invoke(app, ["segment", *args, "--checkpoint", str(tiny_checkpoint), *LOOSE])
+
+
 @pytest.fixture
 def images(tmp_path: Path) -> Path:
     folder = tmp_path / "in"
@@ -120,37 +124,22 @@ def test_segment_all_good_exits_zero_with_preset(images, tmp_path, tiny_checkpoi
     assert resolved["everything_settings"]["box_nms_thresh"] == 0.6  # from the documents preset
 
 
-def test_segment_bad_option_values_are_errors(images, tmp_path, tiny_checkpoint):
-    result = runner.invoke(
-        app,
-        [
-            "segment",
-            str(images),
-            "--out",
-            str(tmp_path / "o"),
-            "--checkpoint",
-            str(tiny_checkpoint),
-            "--pred-iou-thresh",
-            "3",
-        ],
-    )
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--pred-iou-thresh", "3"], "pred_iou_thresh"),
+        (["--format", "gif"], "gif"),
+        (["--preset", "fastest"], "fastest"),
+        (["--device", "tpu"], "tpu"),
+        (["--point-grids", "/no/such/grid.json"], "--point-grids"),
+    ],
+)
+def test_segment_bad_option_values_are_errors(images, tmp_path, tiny_checkpoint, flags, fragment):
+    args = ["segment", str(images), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, [*args, "--checkpoint", str(tiny_checkpoint), *flags])
     assert result.exit_code == 2
-    assert "pred_iou_thresh" in result.output
-    result = runner.invoke(
-        app,
-        [
-            "segment",
-            str(images),
-            "--out",
-            str(tmp_path / "o"),
-            "--checkpoint",
-            str(tiny_checkpoint),
-            "--format",
-            "gif",
-        ],
-    )
-    assert result.exit_code == 2
-    assert "gif" in result.output
+    assert fragment in result.output
+    assert not (tmp_path / "o").exists(), "nothing may be written before the options are checked"
 
 
 def test_segment_missing_checkpoint_is_a_clear_error(images, tmp_path):
@@ -323,10 +312,6 @@ def test_prompt_click_refinement_with_saved_logits(tmp_path, tiny_checkpoint, ti
         app, [*args, "--out", str(tmp_path / "x"), "--point", "1,1", "--mask-input", str(bad)]
     )
     assert result.exit_code == 2 and "--mask-input" in result.output
-
-
-def _seg(args, tiny_checkpoint):
-    return runner.invoke(app, ["segment", *args, "--checkpoint", str(tiny_checkpoint), *LOOSE])
 
 
 def test_rerun_replaces_outputs_and_never_reads_them(images, tiny_checkpoint):
