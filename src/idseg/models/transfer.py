@@ -19,6 +19,9 @@ read: the overall ``deadline`` (default :data:`DEFAULT_DEADLINE_S`, one hour: ab
 largest official checkpoint) and a minimum throughput (default :data:`DEFAULT_MIN_RATE`, 1 KiB/s on
 average over every :data:`RATE_WINDOW_S` window of 60 s). Either raises :class:`DownloadError`
 and keeps the ``.part`` file, so on a slow but honest link the next call resumes where it stopped.
+
+The resume decision (validator, ``Range``/``If-Range``) and the deadline/throughput guard live in
+:mod:`idseg.models.resume`; :data:`RATE_WINDOW_S` is read when each transfer starts.
 """
 
 from __future__ import annotations
@@ -27,25 +30,19 @@ import contextlib
 import http.client
 import logging
 import os
-import re
 import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from idseg.errors import DownloadError, HashMismatchError, OfflineError
-from idseg.models.cache import (
-    discard_partial,
-    is_offline,
-    read_resume_validator,
-    save_resume_validator,
-)
+from idseg.models.cache import discard_partial, is_offline
 from idseg.models.hashes import normalise_sha256, sha256_prefix
+from idseg.models.resume import _KEPT, _Limits, _Pace, _start_transfer
 
 logger = logging.getLogger(__name__)
 
@@ -105,16 +102,6 @@ class _HttpsOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-@dataclass(frozen=True)
-class _Limits:
-    """The limits of one transfer (see the module docstring)."""
-
-    timeout: float
-    max_bytes: int
-    deadline: float | None
-    min_rate: float | None
-
-
 def _open(url: str, start: int, if_range: str | None, limits: _Limits, ctx: _Ctx) -> Any:
     """Open ``url``, asking for ``bytes=start-`` (``If-Range``) when ``start`` > 0."""
     opener = urllib.request.build_opener(
@@ -137,27 +124,6 @@ def _content_length(response: Any) -> int | None:
     return length if length is not None and length >= 0 else None
 
 
-def _validator(response: Any) -> str | None:
-    """The response's ``If-Range`` validator: its strong ETag, else its Last-Modified date."""
-    etag = (response.headers.get("ETag") or "").strip()
-    if etag.startswith('"'):  # weak ETags (W/"...") may not be used in If-Range
-        return etag
-    return (response.headers.get("Last-Modified") or "").strip() or None
-
-
-def _resumes(response: Any, start: int, saved: str | None) -> bool:
-    """Tell whether ``response`` continues the ``.part`` file.
-
-    That is a 206 starting exactly at ``start`` whose validator, if it sends one, is ``saved``.
-    """
-    content_range = (response.headers.get("Content-Range") or "").strip()
-    return (
-        response.status == 206
-        and bool(re.match(rf"^bytes {start}-\d+/(\d+|\*)$", content_range))
-        and _validator(response) in (None, saved)
-    )
-
-
 def _request(url: str, start: int, if_range: str | None, limits: _Limits, ctx: _Ctx) -> Any:
     """Open the URL; return None for HTTP 416 on a resume request; wrap failures."""
     try:
@@ -171,77 +137,11 @@ def _request(url: str, start: int, if_range: str | None, limits: _Limits, ctx: _
         raise DownloadError(f"cannot connect: {_describe(exc, limits.timeout)}") from exc
 
 
-def _start_transfer(
-    url: str, part: Path, verifiable: bool, limits: _Limits, ctx: _Ctx
-) -> tuple[Any, int]:
-    """Open the URL, resuming the ``.part`` file when that is safe; return (response, offset).
-
-    A resume needs a saved validator (sent as ``If-Range``) or, without one, a known hash
-    (``verifiable``). A 200 answer to a resume request, a 416, or a 206 for another range or
-    another validator restarts from zero; a restart saves the new response's validator.
-    """
-    saved = read_resume_validator(part, url)
-    start = part.stat().st_size if part.exists() else 0
-    if start and saved is None and not verifiable:
-        logger.info("partial download has no validator and no known hash; restarting from zero")
-        start = 0
-    response = _request(url, start, saved, limits, ctx)
-    if response is not None and start > 0 and not _resumes(response, start, saved):
-        if response.status == 206:
-            response.close()
-            response = None
-        else:
-            start = 0
-    if response is None or start == 0:
-        if part.exists():
-            logger.info("not resuming the partial download; restarting from zero")
-        discard_partial(part)
-        start = 0
-    if response is None:
-        response = _request(url, 0, None, limits, ctx)
-    if response.status != (206 if start else 200):
-        response.close()
-        raise DownloadError(f"server answered HTTP {response.status}; expected 200")
-    if start == 0:
-        save_resume_validator(part, url, _validator(response))
-    return response, start
-
-
 def _describe(exc: BaseException, timeout: float) -> str:
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, TimeoutError):
         return f"server stalled: no data for {timeout:g} s"
     return f"{type(reason).__name__}: {reason}"
-
-
-_KEPT = "the partial file is kept and the next call resumes it"
-
-
-class _Pace:
-    """The overall deadline and the minimum throughput per :data:`RATE_WINDOW_S` window."""
-
-    def __init__(self, limits: _Limits, started: float, received: int) -> None:
-        self.limits, self.started = limits, started
-        self.window_start, self.window_bytes = time.monotonic(), received
-
-    def check(self, received: int) -> None:
-        """Raise :class:`DownloadError` when the transfer is past its deadline or too slow."""
-        now, deadline, min_rate = time.monotonic(), self.limits.deadline, self.limits.min_rate
-        if deadline is not None and now - self.started > deadline:
-            raise DownloadError(
-                f"transfer exceeded its deadline of {deadline:g} s after {received} bytes; "
-                f"{_KEPT} (pass a larger deadline on a slow link)"
-            )
-        span = now - self.window_start
-        if span < RATE_WINDOW_S:
-            return
-        got = received - self.window_bytes
-        if min_rate is not None and got < min_rate * span:
-            raise DownloadError(
-                f"transfer too slow: {got} bytes in the last {span:.0f} s, expected at least "
-                f"{min_rate:g} bytes/s; {_KEPT}"
-            )
-        self.window_start, self.window_bytes = now, received
 
 
 def _stream(
@@ -339,8 +239,13 @@ def download_with_hash(
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    limits = _Limits(timeout, max_bytes, deadline, min_rate)
-    response, offset = _start_transfer(url, part, expected is not None, limits, ssl_context)
+    limits = _Limits(timeout, max_bytes, deadline, min_rate, RATE_WINDOW_S)
+    response, offset = _start_transfer(
+        url,
+        part,
+        expected is not None,
+        lambda start, if_range: _request(url, start, if_range, limits, ssl_context),
+    )
     logger.info("connected to %s", parts.hostname)
     logger.debug("download destination: %s", dest)
     with response:
