@@ -26,7 +26,8 @@ by :func:`write_resolved_config`. Nothing is read from the environment here.
 Relative paths in a file are relative to the file's folder: a local ``model.checkpoint`` (not a
 registry name or URL), a ``.yaml``/``.yml`` ``model.config`` and the entries of ``paths`` are made
 absolute when the file is loaded, and the values as written are kept in ``as_written``. Paths
-given on the command line stay relative to the working directory.
+given on the command line stay relative to the working directory (see :mod:`idseg.config_paths`,
+which also holds :func:`write_resolved_config`, re-exported here).
 """
 
 from __future__ import annotations
@@ -41,18 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from idseg._version import __version__
-from idseg.config_parse import (
-    Layer,
-    anchor_paths,
-    new_layer,
-    parse_cli,
-    parse_mapping,
-    read_config_file,
-)
+from idseg.config_parse import Layer, parse_cli, parse_mapping, read_config_file
+from idseg.config_paths import anchor_paths, write_resolved_config
 from idseg.config_values import FORMATS, parse_formats, to_jsonable
 from idseg.errors import ConfigError, InputError
-from idseg.io.atomic import atomic_write_json
 from idseg.sam.settings import EverythingSettings, preset
 
 logger = logging.getLogger(__name__)
@@ -299,56 +292,3 @@ def load_config(path: str | Path | None = None, **cli_overrides: Any) -> IdsegCo
     if any(value is not None for value in cli_overrides.values()):
         _validate(cfg, f"{_where(cfg)} with {where}" if cfg.source else where)
     return cfg
-
-
-def write_resolved_config(
-    cfg: IdsegConfig,
-    folder: str | Path,
-    extra: Mapping[str, Any] | None = None,
-    name: str = "resolved_config.json",
-) -> Path:
-    """Write the fully resolved configuration as JSON, atomically.
-
-    The file holds :meth:`IdsegConfig.to_dict` (``extra`` with the unused keys included) plus
-    ``idseg_version``, ``everything_settings`` (every :class:`EverythingSettings` parameter after
-    the preset and overrides) and ``resolved`` (the ``extra`` argument, e.g.
-    ``ResolvedModel.to_dict()``). Local paths still relative to the working directory (a
-    checkpoint given on the command line) are written absolute, their spelling added to
-    ``as_written``, so the file works from any folder. :meth:`IdsegConfig.from_dict` reads it
-    back.
-
-    Args:
-        cfg: The configuration.
-        folder: Output folder (created if missing).
-        extra: Run facts to record under ``resolved``.
-        name: File name inside ``folder``.
-
-    Returns:
-        The written file.
-
-    Example:
-        >>> write_resolved_config(cfg, "out", extra=resolved.to_dict())  # doctest: +SKIP
-        PosixPath('out/resolved_config.json')
-    """
-    if not name or Path(name).name != name:
-        raise ConfigError(f"name must be a plain file name without folders, got {name!r}")
-    document = {
-        "idseg_version": __version__,
-        **_absolute(cfg),
-        "everything_settings": cfg.everything_settings().to_dict(),
-        "resolved": to_jsonable(dict(extra or {})),
-    }
-    path = atomic_write_json(Path(folder) / name, document)
-    logger.debug("wrote resolved configuration to %s", path)
-    return path
-
-
-def _absolute(cfg: IdsegConfig) -> dict[str, Any]:
-    """:meth:`IdsegConfig.to_dict` with relative local paths made absolute against the cwd."""
-    data = cfg.to_dict()
-    layer = new_layer()
-    layer["model"] = {k: v for k, v in data["model"].items() if k in ("checkpoint", "config")}
-    layer["paths"], layer["as_written"] = data["paths"], data["as_written"]
-    anchor_paths(layer, Path.cwd())
-    data["model"].update(layer["model"])
-    return data

@@ -4,18 +4,27 @@ A file (TOML, YAML or JSON) or a set of command-line options is turned into a *l
 sections (``model``, ``output``, ``everything``, ``top``, ``train``, ``paths``, ``extra``) holding
 only the keys that were given, each value already checked. :mod:`idseg.config` applies layers in
 order of precedence. Keys of the original "SAM2 ID Segmenter" ``config.json`` are mapped here.
+Anchoring relative paths to a file's folder lives in :mod:`idseg.config_paths`; its names are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from idseg._text import close_match, did_you_mean
+from idseg.config_paths import (  # their old home; re-exported
+    CHECKPOINT_SUFFIXES,
+    CONFIG_SUFFIXES,
+    anchor,
+    anchor_paths,
+    is_local_checkpoint,
+    is_url,
+)
 from idseg.config_values import (
     EVERYTHING_FIELDS,
     MODEL_FIELDS,
@@ -45,12 +54,6 @@ LEGACY_TRAIN_KEYS = ("augmentation", "loss", "optimizer", "lr_scheduler", "mixed
 RESOLVED_ONLY_KEYS = ("idseg_version", "everything_settings", "resolved")
 
 SECTIONS = ("model", "output", "everything", "top", "train", "paths", "extra", "as_written")
-
-#: Suffixes that make a ``model.checkpoint`` value a local file rather than a registry name.
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
-
-#: Suffixes that make a ``model.config`` value a YAML path rather than a config name.
-CONFIG_SUFFIXES = (".yaml", ".yml")
 
 Layer = dict[str, dict[str, Any]]
 
@@ -261,96 +264,21 @@ def parse_cli(overrides: Mapping[str, Any], where: str = "command-line options")
     return layer
 
 
-def is_url(text: str) -> bool:
-    """Whether ``text`` starts with a URL scheme (``https://``, ``s3://`` ...)."""
-    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text))
-
-
-def anchor(text: str, base: Path) -> str:
-    """``text`` as an absolute path against the folder ``base``; absolute and ``~`` paths stay.
-
-    The folders are resolved (``..`` and links), the last part is kept as written.
-
-    Example:
-        >>> anchor("../weights/t.pt", Path("/data/run"))  # doctest: +SKIP
-        '/data/weights/t.pt'
-    """
-    path = _expand(text)
-    if path.is_absolute() or text.startswith("~"):
-        return text
-    joined = Path(base) / path
-    return str(joined.parent.resolve() / joined.name)
-
-
-def is_local_checkpoint(text: str, base: Path) -> bool:
-    """Whether a checkpoint value names a local file (relative to ``base`` when relative).
-
-    URLs and registry names (``sam2.1_hiera_tiny``, ``facebook/sam2.1-hiera-tiny``) are not,
-    unless a file of that name exists in ``base``; other values are when they hold a path
-    separator or end with ``.pt``, ``.pth`` or ``.safetensors``.
-    """
-    if is_url(text):
-        return False
-    if (Path(base) / _expand(text)).is_file():
-        return True
-    from idseg.models import registry
-
-    try:
-        registry.get_checkpoint(text)
-    except ConfigError:
-        return "/" in text or "\\" in text or Path(text).suffix.lower() in CHECKPOINT_SUFFIXES
-    return False
-
-
-def _expand(text: str) -> Path:
-    """``~`` expanded; an unknown user's ``~name`` is left for the loader to report."""
-    try:
-        return Path(text).expanduser()
-    except RuntimeError:
-        return Path(text)
-
-
-def anchor_paths(layer: Layer, base: Path) -> None:
-    """Make a layer's local paths absolute against ``base``, in place.
-
-    Anchored: ``model.checkpoint`` when :func:`is_local_checkpoint`, ``model.config`` when it
-    ends with ``.yaml``/``.yml``, and every string in ``paths`` that is not a URL. The value as
-    written is kept in ``layer["as_written"]`` under its dotted key (``"model.checkpoint"``,
-    ``"paths.train"``), unless an earlier spelling is already there.
-
-    Example:
-        >>> layer = new_layer()
-        >>> layer["paths"]["train"] = "data/train"
-        >>> anchor_paths(layer, Path("/data/run"))  # doctest: +SKIP
-        >>> layer["paths"]["train"], layer["as_written"]  # doctest: +SKIP
-        ('/data/run/data/train', {'paths.train': 'data/train'})
-    """
-    model = layer["model"]
-    checks: dict[str, Callable[[str], bool]] = {
-        "checkpoint": lambda text: is_local_checkpoint(text, base),
-        "config": lambda text: Path(text).suffix.lower() in CONFIG_SUFFIXES,
-    }
-    for key, wanted in checks.items():
-        value = model.get(key)
-        if isinstance(value, str) and wanted(value):
-            _replace(layer, "model", key, anchor(value, base))
-    for key, value in list(layer["paths"].items()):
-        _replace(layer, "paths", key, _anchor_tree(value, base))
-
-
-def _replace(layer: Layer, section: str, key: str, value: Any) -> None:
-    old = layer[section][key]
-    if value != old:
-        layer["as_written"].setdefault(f"{section}.{key}", old)
-        layer[section][key] = value
-
-
-def _anchor_tree(value: Any, base: Path) -> Any:
-    """Strings (not URLs) anchored, through lists and mappings; other values unchanged."""
-    if isinstance(value, str):
-        return anchor(value, base) if value.strip() and not is_url(value) else value
-    if isinstance(value, list):
-        return [_anchor_tree(item, base) for item in value]
-    if isinstance(value, dict):
-        return {key: _anchor_tree(item, base) for key, item in value.items()}
-    return value
+__all__ = [
+    "CHECKPOINT_SUFFIXES",
+    "CONFIG_SUFFIXES",
+    "EXTENSIONS",
+    "LEGACY_TRAIN_KEYS",
+    "RESOLVED_ONLY_KEYS",
+    "SECTIONS",
+    "Layer",
+    "anchor",
+    "anchor_paths",
+    "is_local_checkpoint",
+    "is_url",
+    "new_layer",
+    "parse_cli",
+    "parse_mapping",
+    "put",
+    "read_config_file",
+]
