@@ -92,6 +92,7 @@ def anchor_paths(layer: Layer, base: Path) -> None:
     ``"paths.train"``), unless an earlier spelling is already there.
 
     Example:
+        >>> from idseg.config_parse import new_layer
         >>> layer = new_layer()
         >>> layer["paths"]["train"] = "data/train"
         >>> anchor_paths(layer, Path("/data/run"))  # doctest: +SKIP
