@@ -169,7 +169,8 @@ def _check_targets(node: Any, source: str, where: str = "model") -> None:
                 f"{', '.join(p.rstrip('.') for p in ALLOWED_TARGET_PREFIXES)} may be instantiated"
             )
         for key in node:
-            _check_targets(node._get_node(key), source, f"{where}.{key}")
+            name = key if isinstance(key, str) else repr(key)
+            _check_targets(node._get_node(key), source, f"{where}.{name}")
     elif isinstance(node, ListConfig):
         for i in range(len(node)):
             _check_targets(node._get_node(i), source, f"{where}[{i}]")
