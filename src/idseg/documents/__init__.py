@@ -1,0 +1,1 @@
+"""Identity documents: classes and kinds, synthetic data, and (later) the document pipeline."""
