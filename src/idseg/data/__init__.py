@@ -1,0 +1,1 @@
+"""Datasets: MIDV importers, folder datasets, splits, checks and previews."""
