@@ -1,0 +1,1 @@
+"""Synthetic identity documents with exact ground truth."""
