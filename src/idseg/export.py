@@ -41,6 +41,16 @@ class ExportOptions:
             of ``segments.json`` also carries its mask as ``segmentation`` in that encoding.
         keep_empty: Keep segments whose mask is empty (Meta's generator can return them when
             thresholds are 0); dropped by default.
+
+    Raises:
+        ConfigError: An unknown format or output mode.
+
+    Example:
+        >>> ExportOptions(formats=["png", "yolo"], overlay=True).crops
+        True
+        >>> ExportOptions(formats=["gif"])
+        Traceback (most recent call last):
+        idseg.errors.ConfigError: unknown format(s) ['gif']; expected any of png, coco, ...
     """
 
     formats: list[str] = field(default_factory=lambda: ["png", "coco"])
@@ -124,7 +134,10 @@ def export_segments(
         None}``; the COCO dict lets a batch merge all images into one dataset.
 
     Example:
-        >>> export_segments(segments, image, "out/card", ExportOptions(overlay=True))  # doctest: +SKIP
+        >>> options = ExportOptions(formats=["png", "yolo"], overlay=True)
+        >>> written = export_segments(segments, image, "out/card", options)  # doctest: +SKIP
+        >>> written["files"]["overlay"]  # doctest: +SKIP
+        'out/card/overlay.png'
     """
     from idseg.io.atomic import atomic_dir
 
@@ -214,7 +227,32 @@ def export_masks(
     Files: ``mask_{prompt}_{candidate}.png``, ``best_{prompt}.png``, ``logits_{prompt}.npy`` (the
     best mask's ``1 x h x w`` low-resolution logits, to pass back as ``mask_input`` for click
     refinement), ``result.json`` and, with ``overlay``, ``overlay.png`` showing the best masks, the
-    points (green foreground, red background) and the boxes.
+    points (green foreground, red background) and the boxes. ``folder`` is replaced as a whole,
+    like :func:`export_segments` does.
+
+    Args:
+        answer: The predictor's answer (``B`` prompt sets, ``C`` candidates each).
+        image: The RGB image the prompts were answered on.
+        folder: The output folder.
+        points: ``N x 2`` ``(x, y)`` prompt points in image pixels, drawn on the overlay.
+        labels: ``N`` point labels (1 foreground, 0 background), drawn on the overlay.
+        boxes: ``B x 4`` XYXY prompt boxes in image pixels, drawn on the overlay.
+        tolerance: Polygon simplification tolerance in pixels.
+        overlay: Write ``overlay.png``.
+        seed: Seed of the overlay colours.
+        meta: Extra keys merged into ``result.json`` (the model, the prompts as given ...).
+
+    Returns:
+        The content of ``result.json``: ``image`` (height, width), one ``prompts`` entry per
+        prompt set with the ``best`` index and every candidate's score, area, box and
+        polygons, plus ``meta``.
+
+    Example:
+        >>> pts, labels = np.array([[420, 310]]), np.array([1])
+        >>> answer = predictor.predict(points=pts, labels=labels)  # doctest: +SKIP
+        >>> result = export_masks(answer, image, "out/click", pts, labels)  # doctest: +SKIP
+        >>> result["prompts"][0]["best"]  # doctest: +SKIP
+        1
     """
     from idseg.io.atomic import atomic_dir
 

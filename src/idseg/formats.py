@@ -71,6 +71,9 @@ def _compressed(rle: dict[str, Any]) -> dict[str, Any]:
 def rle_to_mask(rle: dict[str, Any]) -> np.ndarray:
     """Decode a COCO RLE (compressed or uncompressed) into a boolean ``H x W`` mask.
 
+    Raises:
+        InputError: Counts of the wrong type, or counts that do not fit ``size``.
+
     Example:
         >>> int(rle_to_mask({'size': [4, 5], 'counts': '92203'}).sum())
         4
@@ -123,9 +126,23 @@ def segments_to_coco(
     in the order of ``segments`` (largest first). Meta's metadata (``predicted_iou``,
     ``stability_score``, ``point_coords``, ``crop_box``) is kept on each annotation.
 
+    Args:
+        segments: The segments of one image.
+        image_id: Id of the image (and ``image_id`` of every annotation).
+        file_name: File name recorded for the image.
+        category_id: Category of every annotation.
+        category_name: Name of that category.
+
+    Raises:
+        InputError: A segment's mask does not have the image's size.
+
     Example:
-        >>> coco = segments_to_coco(segments, file_name="card.jpg")  # doctest: +SKIP
-        >>> coco["annotations"][0]["segmentation"]["counts"]  # doctest: +SKIP
+        >>> from idseg.sam.results import Segment
+        >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+        >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+        >>> ann = segments_to_coco(Segments([seg], (8, 8)), file_name="card.jpg")["annotations"][0]
+        >>> ann["segmentation"], ann["area"], ann["iscrowd"]
+        ({'size': [8, 8], 'counts': 'b04400000>'}, 16, 0)
 
     """
     h, w = (int(v) for v in segments.image_hw)
@@ -165,10 +182,15 @@ def merge_coco(datasets: Sequence[dict[str, Any]]) -> dict[str, Any]:
     image. Categories are merged by id; the same id with two different names is an error.
     The inputs are not modified.
 
+    Raises:
+        InputError: An image id twice in one dataset, an annotation of an unknown image, or one
+            category id with two names.
+
     Example:
-        >>> merged = merge_coco([coco_a, coco_b])  # doctest: +SKIP
-        >>> [im["id"] for im in merged["images"]]  # doctest: +SKIP
-        [1, 2]
+        >>> coco_a = segments_to_coco(Segments([], (8, 8)), file_name="a.jpg")
+        >>> coco_b = segments_to_coco(Segments([], (8, 8)), file_name="b.jpg")
+        >>> [(im["id"], im["file_name"]) for im in merge_coco([coco_a, coco_b])["images"]]
+        [(1, 'a.jpg'), (2, 'b.jpg')]
 
     """
     images: list[dict[str, Any]] = []
@@ -218,8 +240,11 @@ def segments_to_polygons(segments: Segments, tolerance: float = 1.0) -> list[dic
         ``{"exterior": [[x, y], ...], "holes": [[[x, y], ...], ...]}``).
 
     Example:
-        >>> segments_to_polygons(segments)[0]["polygons"][0]["exterior"][:2]  # doctest: +SKIP
-        [[20.0, 10.0], [20.0, 19.0]]
+        >>> from idseg.sam.results import Segment
+        >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+        >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+        >>> segments_to_polygons(Segments([seg], (8, 8)))[0]["polygons"][0]["exterior"][:2]
+        [[2.0, 2.0], [2.0, 5.0]]
 
     """
     return [

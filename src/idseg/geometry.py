@@ -96,6 +96,11 @@ class Polygon:
         exterior: ``K x 2`` float array of ``(x, y)`` vertices of the outer boundary.
         holes: ``M x 2`` float arrays, one per hole.
 
+    Example:
+        >>> square = Polygon(np.array([[0, 0], [4, 0], [4, 3], [0, 3]], float))
+        >>> square.area
+        12.0
+
     """
 
     exterior: np.ndarray
@@ -107,11 +112,23 @@ class Polygon:
 
         It is about half a pixel per boundary pixel less than the mask's pixel count, because
         the vertices sit on boundary pixel centres.
+
+        Example:
+            >>> hole = np.array([[1, 1], [2, 1], [2, 2]], float)
+            >>> Polygon(np.array([[0, 0], [4, 0], [4, 3], [0, 3]], float), [hole]).area
+            11.5
+
         """
         return polygon_area(self.exterior) - sum(polygon_area(h) for h in self.holes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``{"exterior": [[x, y], ...], "holes": [[[x, y], ...], ...]}``."""
+        """JSON-ready ``{"exterior": [[x, y], ...], "holes": [[[x, y], ...], ...]}``.
+
+        Example:
+            >>> Polygon(np.array([[0, 0], [2, 0], [0, 2]])).to_dict()
+            {'exterior': [[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]], 'holes': []}
+
+        """
         return {
             "exterior": self.exterior.astype(float).tolist(),
             "holes": [h.astype(float).tolist() for h in self.holes],

@@ -127,7 +127,12 @@ def overlay_segments(image: np.ndarray, segments: Segments, **kwargs: Any) -> np
     """Overlay the masks of :class:`~idseg.sam.results.Segments` (see :func:`overlay_masks`).
 
     Example:
-        >>> preview = overlay_segments(image, engine.segment_everything(image))  # doctest: +SKIP
+        >>> from idseg.sam.results import Segment
+        >>> m = np.zeros((20, 20), bool); m[4:16, 4:16] = True
+        >>> seg = Segment(m, (4, 4, 15, 15), 144, 0.9, 0.9, (9, 9), (0, 0, 20, 20))
+        >>> out = overlay_segments(np.zeros((20, 20, 3), np.uint8), Segments([seg], (20, 20)))
+        >>> out[10, 10].tolist() != [0, 0, 0], out[4, 4].tolist()  # seeded colour, white outline
+        (True, [255, 255, 255])
     """
     img = _check_image(image)
     if img.shape[:2] != tuple(segments.image_hw):
@@ -152,8 +157,23 @@ def draw_quad(
 ) -> np.ndarray:
     """Draw a closed quadrilateral (or any polygon) with a dot on its first corner.
 
+    Args:
+        image: ``H x W x 3`` uint8 RGB image (not modified).
+        quad: ``K x 2`` ``(x, y)`` corners, ``K >= 3``, e.g. from :func:`idseg.quad.fit_quad`;
+            sub-pixel positions are kept.
+        color: RGB line colour.
+        thickness: Line width in pixels; the dot's radius is ``thickness + 2``.
+
+    Returns:
+        A new uint8 RGB image.
+
+    Raises:
+        InputError: A bad image, or fewer than 3 corners.
+
     Example:
-        >>> out = draw_quad(image, fit_quad(mask))  # doctest: +SKIP
+        >>> quad = np.array([[5, 5], [50, 5], [50, 30], [5, 30]])
+        >>> draw_quad(np.zeros((40, 60, 3), np.uint8), quad)[5, 5].tolist()  # the dot
+        [0, 255, 0]
     """
     out = _check_image(image).copy()
     pts = _points(quad, 2, "quad")
@@ -175,8 +195,22 @@ def draw_points(
 ) -> np.ndarray:
     """Draw prompt points: green for positive (label 1), red for negative (label 0).
 
+    Args:
+        image: ``H x W x 3`` uint8 RGB image (not modified).
+        points: ``N x 2`` ``(x, y)`` pixels.
+        labels: ``N`` labels of 0 or 1; all 1 when ``None``.
+        radius: Dot radius in pixels; by default 1/120 of the shorter image side, at least 3.
+
+    Returns:
+        A new uint8 RGB image.
+
+    Raises:
+        InputError: A bad image or points, or labels that are not one 0/1 per point.
+
     Example:
-        >>> out = draw_points(image, [[120, 80], [40, 30]], [1, 0])  # doctest: +SKIP
+        >>> out = draw_points(np.zeros((40, 60, 3), np.uint8), [[20, 10], [40, 30]], [1, 0])
+        >>> out[10, 20].tolist(), out[30, 40].tolist()
+        ([0, 255, 0], [255, 0, 0])
     """
     out = _check_image(image).copy()
     pts = _points(points, 2, "points")
@@ -200,7 +234,8 @@ def draw_boxes(
     """Draw XYXY boxes (inclusive max, as in :class:`~idseg.sam.results.Segment`).
 
     Example:
-        >>> out = draw_boxes(image, [s.bbox_xyxy for s in segments])  # doctest: +SKIP
+        >>> draw_boxes(np.zeros((40, 60, 3), np.uint8), [[5, 5, 30, 20]])[5, 15].tolist()
+        [255, 200, 0]
     """
     out = _check_image(image).copy()
     for x0, y0, x1, y1 in np.rint(_points(boxes_xyxy, 4, "boxes_xyxy")).astype(int):
@@ -269,8 +304,13 @@ def contact_sheet(
     Returns:
         A uint8 RGB image of ``ceil(N / cols) * cell`` by ``min(cols, N) * cell`` pixels.
 
+    Raises:
+        InputError: No image, ``cols < 1``, ``cell < 8``, a bad image, or one label too many
+            or too few.
+
     Example:
-        >>> sheet = contact_sheet([crop for crop, _ in segments.crops(image)], cols=6)  # doctest: +SKIP
+        >>> contact_sheet([np.zeros((10, 20, 3), np.uint8)] * 3, cols=2, cell=32).shape
+        (64, 64, 3)
     """
     if not images:
         raise InputError("contact_sheet needs at least one image")

@@ -218,7 +218,11 @@ def segments_to_yolo(segments: Segments, class_id: int = 0, tolerance: float = 1
     """YOLO-seg label text for all segments with one class (see :func:`masks_to_yolo`).
 
     Example:
-        >>> open("labels/card.txt", "w").write(segments_to_yolo(segments))  # doctest: +SKIP
+        >>> from idseg.sam.results import Segment
+        >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+        >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+        >>> segments_to_yolo(Segments([seg], (8, 8)), class_id=3).split()[:3]
+        ['3', '0.250000', '0.250000']
 
     """
     return masks_to_yolo(segments.masks, class_id, tolerance)

@@ -23,7 +23,13 @@ from idseg.errors import InputError
 
 
 def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
-    """Tight XYXY boxes (inclusive max) of boolean masks ``... x H x W``; zeros for empty masks."""
+    """Tight XYXY boxes (inclusive max) of boolean masks ``... x H x W``; zeros for empty masks.
+
+    Example:
+        >>> m = np.zeros((2, 5, 6), bool); m[0, 1:3, 2:5] = True
+        >>> masks_to_boxes(m).tolist()
+        [[2, 1, 4, 2], [0, 0, 0, 0]]
+    """
     lead = masks.shape[:-2]
     flat = np.asarray(masks, dtype=bool).reshape(-1, *masks.shape[-2:])
     boxes = np.zeros((flat.shape[0], 4), dtype=np.int64)
@@ -65,6 +71,10 @@ def pad_box(
     Returns:
         ``(x0, y0, x1, y1)`` as slice bounds (``x1``/``y1`` exclusive), inside the image.
 
+    Raises:
+        InputError: A negative or non-finite ``pad_percent``, or ``pad_pixels`` that is not a
+            whole number >= 0.
+
     Example:
         >>> pad_box((10, 20, 19, 29), (100, 100), pad_percent=0.1)
         (9, 19, 21, 31)
@@ -97,6 +107,12 @@ class Segment:
         stability_score: IoU of the mask thresholded at ``+offset`` and ``-offset``.
         point: The ``(x, y)`` prompt that produced the mask, in image pixels.
         crop_box: The XYXY crop of the image the mask came from.
+
+    Example:
+        >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+        >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+        >>> seg.area, seg.bbox_xyxy
+        (16, (2, 2, 5, 5))
     """
 
     mask: np.ndarray
@@ -109,12 +125,37 @@ class Segment:
 
     @property
     def bbox_xywh(self) -> tuple[int, int, int, int]:
-        """The box in COCO ``(x, y, w, h)`` form (Meta's convention: ``w = x1 - x0``)."""
+        """The box in COCO ``(x, y, w, h)`` form (Meta's convention: ``w = x1 - x0``).
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> seg.bbox_xywh
+            (2, 2, 3, 3)
+        """
         x0, y0, x1, y1 = self.bbox_xyxy
         return (x0, y0, x1 - x0, y1 - y0)
 
     def crop(self, image: np.ndarray, pad_percent: float = 0.0, pad_pixels: int = 0) -> np.ndarray:
-        """Cut the segment's box, padded on each side (see :func:`pad_box`), from ``image``."""
+        """Cut the segment's box, padded on each side (see :func:`pad_box`), from ``image``.
+
+        Args:
+            image: HWC image of the mask's height and width.
+            pad_percent: Padding per side as a fraction of the box size.
+            pad_pixels: Padding per side in pixels.
+
+        Returns:
+            A copy of the padded box of ``image``, clipped to the image.
+
+        Raises:
+            InputError: ``image`` and the mask differ in height or width.
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> seg.crop(np.zeros((8, 8, 3), np.uint8), pad_pixels=1).shape
+            (6, 6, 3)
+        """
         if image.shape[:2] != self.mask.shape:
             raise InputError(
                 f"image of shape {image.shape[:2]} does not match mask of shape {self.mask.shape}"
@@ -123,7 +164,14 @@ class Segment:
         return image[y0:y1, x0:x1].copy()
 
     def crop_mask(self, pad_percent: float = 0.0, pad_pixels: int = 0) -> np.ndarray:
-        """The mask cut to the same padded box as :meth:`crop`, as uint8 0/255."""
+        """The mask cut to the same padded box as :meth:`crop`, as uint8 0/255.
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> seg.crop_mask().shape, int(seg.crop_mask().max())
+            ((4, 4), 255)
+        """
         x0, y0, x1, y1 = pad_box(self.bbox_xyxy, self.mask.shape, pad_percent, pad_pixels)
         return self.mask[y0:y1, x0:x1].astype(np.uint8) * 255
 
@@ -132,6 +180,12 @@ class Segment:
 
         ``bbox`` and ``crop_box`` are XYWH as in Meta's records; ``bbox_xyxy`` and
         ``crop_box_xyxy`` are added for convenience.
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> seg.to_record()["bbox"], seg.to_record()["crop_box_xyxy"]
+            ([2, 2, 3, 3], [0, 0, 8, 8])
         """
         x0c, y0c, x1c, y1c = self.crop_box
         return {
@@ -153,6 +207,14 @@ class Segments(Sequence[Segment]):
     Attributes:
         items: The segments, sorted by area, largest first.
         image_hw: ``(height, width)`` of the image.
+        settings: The everything-mode settings that produced them (saved with the output).
+
+    Example:
+        >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+        >>> small = Segment(m & (np.arange(8) < 3), (2, 2, 2, 5), 4, 0.9, 0.9, (2, 3), (0, 0, 8, 8))
+        >>> big = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+        >>> [s.area for s in Segments([small, big], (8, 8))]
+        [16, 4]
     """
 
     items: list[Segment]
@@ -181,7 +243,12 @@ class Segments(Sequence[Segment]):
 
     @property
     def masks(self) -> np.ndarray:
-        """All masks stacked as a boolean ``N x H x W`` array."""
+        """All masks stacked as a boolean ``N x H x W`` array.
+
+        Example:
+            >>> Segments([], (8, 8)).masks.shape
+            (0, 8, 8)
+        """
         h, w = self.image_hw
         if not self.items:
             return np.zeros((0, h, w), dtype=bool)
@@ -190,11 +257,26 @@ class Segments(Sequence[Segment]):
     def crops(
         self, image: np.ndarray, pad_percent: float = 0.05
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(crop, mask)`` pairs, largest first; masks are uint8 0/255 cut to the same box."""
+        """``(crop, mask)`` pairs, largest first; masks are uint8 0/255 cut to the same box.
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> crop, mask = Segments([seg], (8, 8)).crops(np.zeros((8, 8, 3), np.uint8))[0]
+            >>> crop.shape, mask.shape
+            ((6, 6, 3), (6, 6))
+        """
         return [(s.crop(image, pad_percent), s.crop_mask(pad_percent)) for s in self.items]
 
     def to_records(self) -> list[dict[str, Any]]:
-        """Per-segment metadata (no masks) as JSON-ready dicts, largest first."""
+        """Per-segment metadata (no masks) as JSON-ready dicts, largest first.
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> [r["area"] for r in Segments([seg], (8, 8)).to_records()]
+            [16]
+        """
         return [s.to_record() for s in self.items]
 
     def to_coco(
@@ -208,6 +290,13 @@ class Segments(Sequence[Segment]):
 
         COCO boxes there are ``[x, y, w, h]`` with ``w = x1 - x0 + 1`` (pixel counts), unlike
         :attr:`Segment.bbox_xywh`, which keeps Meta's ``w = x1 - x0`` for parity with its records.
+        The arguments are those of :func:`idseg.formats.segments_to_coco`.
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> Segments([seg], (8, 8)).to_coco()["annotations"][0]["bbox"]
+            [2.0, 2.0, 4.0, 4.0]
         """
         from idseg.formats import segments_to_coco
 
@@ -220,19 +309,38 @@ class Segments(Sequence[Segment]):
         )
 
     def to_polygons(self, tolerance: float = 1.0) -> list[dict[str, Any]]:
-        """Each segment as simplified polygons with holes (see :func:`idseg.geometry.mask_to_polygons`)."""
+        """Each segment as simplified polygons with holes (see :func:`idseg.geometry.mask_to_polygons`).
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> Segments([seg], (8, 8)).to_polygons()[0]["polygons"][0]["exterior"]
+            [[2.0, 2.0], [2.0, 5.0], [5.0, 5.0], [5.0, 2.0]]
+        """
         from idseg.formats import segments_to_polygons
 
         return segments_to_polygons(self, tolerance=tolerance)
 
     def to_yolo(self, class_id: int = 0, tolerance: float = 1.0) -> str:
-        """YOLO-seg label text: one line per polygon, coordinates normalised to ``[0, 1]``."""
+        """YOLO-seg label text: one line per polygon, coordinates normalised to ``[0, 1]``.
+
+        Example:
+            >>> m = np.zeros((8, 8), bool); m[2:6, 2:6] = True
+            >>> seg = Segment(m, (2, 2, 5, 5), 16, 0.9, 0.95, (3.5, 3.5), (0, 0, 8, 8))
+            >>> Segments([seg], (8, 8)).to_yolo(class_id=2).split()[:3]
+            ['2', '0.250000', '0.250000']
+        """
         from idseg.formats import segments_to_yolo
 
         return segments_to_yolo(self, class_id=class_id, tolerance=tolerance)
 
     def save_pngs(self, folder: str | Path, prefix: str = "mask") -> list[Path]:
-        """Write each mask as a 0/255 PNG named ``{prefix}_{index:03d}.png``; return the paths."""
+        """Write each mask as a 0/255 PNG named ``{prefix}_{index:03d}.png``; return the paths.
+
+        Example:
+            >>> segments.save_pngs("out/masks")[0].name  # doctest: +SKIP
+            'mask_000.png'
+        """
         from idseg.formats import save_mask_pngs
 
         return save_mask_pngs(self.masks, folder, prefix=prefix)
@@ -251,6 +359,12 @@ class Masks:
         low_res_logits: ``B x C x h x w`` mask logits (``h = w = image_size / 4``, 256 for the
             official models); pass one ``1 x h x w`` slice back as ``mask_input`` to refine.
         boxes: ``B x C x 4`` tight XYXY boxes (inclusive max) of the masks; zeros for empty masks.
+
+    Example:
+        >>> m = np.zeros((1, 2, 4, 4), bool); m[0, 1, 1:3, 1:3] = True
+        >>> answer = Masks(m, np.array([[0.2, 0.7]]), np.zeros((1, 2, 1, 1)), masks_to_boxes(m))
+        >>> len(answer), answer.best_index().tolist(), answer.best().shape
+        (1, [1], (1, 4, 4))
     """
 
     masks: np.ndarray
@@ -262,22 +376,52 @@ class Masks:
         return int(self.masks.shape[0])
 
     def best_index(self) -> np.ndarray:
-        """Index of the highest-scoring candidate for each prompt set, shape ``B``."""
+        """Index of the highest-scoring candidate for each prompt set, shape ``B``.
+
+        Example:
+            >>> scores = np.array([[0.1, 0.9, 0.5], [0.8, 0.1, 0.2]])
+            >>> m = np.zeros((2, 3, 4, 4), bool)
+            >>> answer = Masks(m, scores, np.zeros((2, 3, 1, 1)), masks_to_boxes(m))
+            >>> answer.best_index().tolist()
+            [1, 0]
+        """
         return np.argmax(self.scores, axis=1)
 
     def best(self) -> np.ndarray:
-        """The highest-scoring mask of each prompt set, boolean ``B x H x W``."""
+        """The highest-scoring mask of each prompt set, boolean ``B x H x W``.
+
+        Example:
+            >>> m = np.zeros((1, 2, 4, 4), bool); m[0, 1] = True
+            >>> answer = Masks(m, np.array([[0.2, 0.7]]), np.zeros((1, 2, 1, 1)), masks_to_boxes(m))
+            >>> bool(answer.best()[0].all())
+            True
+        """
         idx = self.best_index()
         return self.masks[np.arange(len(self)), idx]
 
     def best_logits(self) -> np.ndarray:
-        """Low-resolution logits of the best mask of each prompt set, ``B x 1 x h x w``."""
+        """Low-resolution logits of the best mask of each prompt set, ``B x 1 x h x w``.
+
+        Example:
+            >>> logits = np.arange(8.0).reshape(1, 2, 2, 2)
+            >>> answer = Masks(logits > 0, np.array([[0.2, 0.7]]), logits, np.zeros((1, 2, 4)))
+            >>> answer.best_logits().tolist()
+            [[[[4.0, 5.0], [6.0, 7.0]]]]
+        """
         idx = self.best_index()
         return self.low_res_logits[np.arange(len(self)), idx][:, None]
 
 
 def warn_absolute_pad(pad: int) -> int:
-    """Explain that the absolute ``pad`` is deprecated; return it so callers can still use it."""
+    """Explain that the absolute ``pad`` is deprecated; return it so callers can still use it.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always"); pad = warn_absolute_pad(4)
+        >>> pad, caught[0].category.__name__
+        (4, 'DeprecationWarning')
+    """
     warnings.warn(
         "'pad' (absolute pixels) is deprecated; use 'pad_percent' (a fraction of the box size)",
         DeprecationWarning,
