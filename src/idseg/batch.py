@@ -46,14 +46,34 @@ def output_names(files: list[Path]) -> list[str]:
 
 
 def check_output_folder(out: Path) -> None:
-    """Raise :class:`InputError` when ``out`` exists and is not a folder."""
+    """Raise :class:`InputError` when ``out`` exists and is not a folder.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as file:
+        ...     check_output_folder(Path(file.name))
+        Traceback (most recent call last):
+        idseg.errors.InputError: --out must be a folder, but ... is an existing file
+    """
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a folder, but {out} is an existing file")
 
 
 @dataclass
 class BatchRunner:
-    """Segment many images with one loaded model and write every requested output."""
+    """Segment many images with one loaded model and write every requested output.
+
+    Attributes:
+        segmenter: The loaded model and its segment-everything settings.
+        export: What to write for each image.
+        config: The configuration the runner came from; written to ``resolved_config.json``
+            when given.
+
+    Example:
+        >>> runner = BatchRunner.from_config(load_config("idseg.toml"))  # doctest: +SKIP
+        >>> runner.run([Path("scans/")], Path("out"))["failed"]  # doctest: +SKIP
+        0
+    """
 
     segmenter: Segmenter
     export: ExportOptions
@@ -65,6 +85,22 @@ class BatchRunner:
 
         Settings, output options and ``IDSEG_MAX_PIXELS`` are checked before the model loads,
         so a bad value fails at once.
+
+        Args:
+            cfg: The merged configuration (see :func:`idseg.config.load_config`).
+
+        Returns:
+            A runner holding the loaded model, the export options and ``cfg``.
+
+        Raises:
+            ConfigError: A bad setting or ``IDSEG_MAX_PIXELS``, or no checkpoint given.
+            InputError: The device is unknown or not available.
+            CheckpointError: The checkpoint cannot be found or loaded.
+            DownloadError: A named or URL checkpoint cannot be downloaded.
+
+        Example:
+            >>> cfg = load_config(checkpoint="sam2.1_hiera_tiny", overlay=True)  # doctest: +SKIP
+            >>> runner = BatchRunner.from_config(cfg)  # doctest: +SKIP
         """
         from idseg.io.images import max_pixels_from_env
         from idseg.segmenter import Segmenter
@@ -105,6 +141,11 @@ class BatchRunner:
 
         Raises:
             InputError: ``out`` is a file, or no image was found.
+
+        Example:
+            >>> summary = runner.run([Path("scans/")], Path("out"))  # doctest: +SKIP
+            >>> summary["ok"], summary["failed"]  # doctest: +SKIP
+            (12, 1)
         """
         from idseg.formats import merge_coco, write_json
         from idseg.io.files import discover_images
@@ -188,7 +229,20 @@ class BatchRunner:
 
 
 def model_record(resolved: ResolvedModel | None) -> dict[str, Any] | None:
-    """Where the model came from: absolute checkpoint and config paths, and the SHA-256."""
+    """Where the model came from: absolute checkpoint and config paths, and the SHA-256.
+
+    Args:
+        resolved: The model's origin, or ``None`` (a segmenter built from a predictor).
+
+    Returns:
+        :meth:`ResolvedModel.to_dict` with absolute paths and, when there is a checkpoint, its
+        ``sha256`` (the file is read); ``None`` when ``resolved`` is ``None``.
+
+    Example:
+        >>> from idseg.models.sam2 import ResolvedModel
+        >>> model_record(ResolvedModel(None, Path("/configs/t.yaml"), "t"))
+        {'checkpoint': None, 'config': '/configs/t.yaml', 'config_name': 't'}
+    """
     from idseg.models.hashes import sha256_file
 
     if resolved is None:

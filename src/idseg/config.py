@@ -70,6 +70,10 @@ class ModelSection:
         config: SAM2 config name (``sam2.1_hiera_t``) or YAML path; inferred when ``None``.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         offline: Never download; ``None`` defers to ``IDSEG_OFFLINE`` when the model is loaded.
+
+    Example:
+        >>> ModelSection(checkpoint="sam2.1_hiera_tiny", device="cpu").config is None
+        True
     """
 
     checkpoint: str | None = None
@@ -88,6 +92,10 @@ class OutputSection:
         pad_percent: Padding of crops, as a fraction of the box size per side.
         crops: Write one crop per segment.
         seed: Seed of the random colours (and anything else random).
+
+    Example:
+        >>> OutputSection(formats=["png", "yolo"], overlay=True).pad_percent
+        0.05
     """
 
     formats: list[str] = field(default_factory=lambda: ["png", "coco"])
@@ -140,6 +148,10 @@ class IdsegConfig:
 
         Raises:
             ConfigError: A value is out of range; the message names the parameter.
+
+        Example:
+            >>> IdsegConfig(preset="documents").everything_settings().points_per_side
+            24
         """
         return _settings(self, _where(self))
 
@@ -148,11 +160,22 @@ class IdsegConfig:
 
         Raises:
             ConfigError: Something is inconsistent or out of range.
+
+        Example:
+            >>> IdsegConfig(class_names=["card"], num_classes=2).validate()
+            Traceback (most recent call last):
+            idseg.errors.ConfigError: configuration: num_classes is 2 but class_names has ...
         """
         _validate(self, _where(self))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form; :meth:`from_dict` reads it back to an equal configuration."""
+        """JSON-ready form; :meth:`from_dict` reads it back to an equal configuration.
+
+        Example:
+            >>> cfg = IdsegConfig(everything={"points_per_side": 16})
+            >>> IdsegConfig.from_dict(cfg.to_dict()) == cfg
+            True
+        """
         return {
             "preset": self.preset,
             "model": dataclasses.asdict(self.model),
@@ -275,6 +298,8 @@ def load_config(path: str | Path | None = None, **cli_overrides: Any) -> IdsegCo
             unknown key in a section (with the closest known key), or a bad value.
 
     Example:
+        >>> load_config(points_per_side=16, device=None).everything
+        {'points_per_side': 16}
         >>> cfg = load_config("idseg.yaml", points_per_side=16, device=None)  # doctest: +SKIP
         >>> cfg.everything_settings().points_per_side  # doctest: +SKIP
         16

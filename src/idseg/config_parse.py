@@ -59,7 +59,12 @@ Layer = dict[str, dict[str, Any]]
 
 
 def new_layer() -> Layer:
-    """An empty layer: one dict per section."""
+    """An empty layer: one dict per section.
+
+    Example:
+        >>> new_layer()["everything"], len(new_layer()) == len(SECTIONS)
+        ({}, True)
+    """
     return {name: {} for name in SECTIONS}
 
 
@@ -142,7 +147,24 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
 
 
 def put(layer: Layer, section: str, key: str, value: Any, where: str) -> None:
-    """Store ``value``; the same key given twice in one source must agree."""
+    """Store ``value``; the same key given twice in one source must agree.
+
+    Args:
+        layer: The layer to fill.
+        section: One of :data:`SECTIONS`.
+        key: The setting's name.
+        value: The checked value.
+        where: Name of the source, used in the error message.
+
+    Raises:
+        ConfigError: ``key`` is already in ``section`` with a different value.
+
+    Example:
+        >>> layer = new_layer(); put(layer, "top", "preset", "dense", "idseg.toml")
+        >>> put(layer, "top", "preset", "default", "idseg.toml")
+        Traceback (most recent call last):
+        idseg.errors.ConfigError: idseg.toml: 'preset' is given twice with different values ...
+    """
     target = layer[section]
     if key in target and target[key] != value:
         raise ConfigError(
@@ -189,6 +211,11 @@ def parse_mapping(data: Mapping[str, Any], where: str) -> Layer:
     Raises:
         ConfigError: A known key has a bad value, a section has an unknown key, or one setting is
             given twice with different values.
+
+    Example:
+        >>> layer = parse_mapping({"checkpoint_path": "t.pt", "points_per_side": 16}, "config.json")
+        >>> layer["model"], layer["everything"]
+        ({'checkpoint': 't.pt'}, {'points_per_side': 16})
     """
     layer = new_layer()
     for raw_key, value in data.items():
@@ -239,8 +266,22 @@ def parse_cli(overrides: Mapping[str, Any], where: str = "command-line options")
     ``preset``, ``class_names``, ``num_classes``, ``image_size``, every segment-everything
     parameter, and the mappings ``everything``, ``train`` and ``paths``.
 
+    Args:
+        overrides: Option name to value; ``None`` values are skipped.
+        where: Name of the source, used in error messages.
+
+    Returns:
+        The layer, holding only the options that were given.
+
     Raises:
         ConfigError: An unknown option (with the closest known one) or a bad value.
+
+    Example:
+        >>> parse_cli({"device": "cpu", "points_per_side": None})["model"]
+        {'device': 'cpu'}
+        >>> parse_cli({"devcie": "cpu"})
+        Traceback (most recent call last):
+        idseg.errors.ConfigError: command-line options: unknown option 'devcie'; did you mean ...
     """
     layer = new_layer()
     for key, value in overrides.items():

@@ -35,7 +35,12 @@ CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
 def is_url(text: str) -> bool:
-    """Whether ``text`` starts with a URL scheme (``https://``, ``s3://`` ...)."""
+    """Whether ``text`` starts with a URL scheme (``https://``, ``s3://`` ...).
+
+    Example:
+        >>> is_url("https://example.org/t.pt"), is_url("weights/t.pt")
+        (True, False)
+    """
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text))
 
 
@@ -61,6 +66,12 @@ def is_local_checkpoint(text: str, base: Path) -> bool:
     URLs and registry names (``sam2.1_hiera_tiny``, ``facebook/sam2.1-hiera-tiny``) are not,
     unless a file of that name exists in ``base``; other values are when they hold a path
     separator or end with ``.pt``, ``.pth`` or ``.safetensors``.
+
+    Example:
+        >>> is_local_checkpoint("weights/t.pt", Path(".")), is_local_checkpoint("t.pt", Path("."))
+        (True, True)
+        >>> is_local_checkpoint("sam2.1_hiera_tiny", Path("/nonexistent"))
+        False
     """
     if is_url(text):
         return False
@@ -154,6 +165,9 @@ def write_resolved_config(
 
     Returns:
         The written file.
+
+    Raises:
+        ConfigError: ``name`` holds a folder part, or ``cfg`` has a bad segment-everything value.
 
     Example:
         >>> write_resolved_config(cfg, "out", extra=resolved.to_dict())  # doctest: +SKIP

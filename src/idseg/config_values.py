@@ -31,6 +31,13 @@ _SAM2_EXAMPLES = "'sam2.1_hiera_t', 'sam2.1_hiera_s', 'sam2.1_hiera_b+' or 'sam2
 def unknown_name(label: str, what: str, value: Any, name: str, choices: tuple[str, ...]) -> str:
     """``"<label>: unknown <what> 'x'; did you mean 'y'? Allowed: a, b"`` (plain text, no brackets).
 
+    Args:
+        label: Where the value came from (``"idseg.toml: preset"``).
+        what: What kind of name it is (``"preset"``, ``"output format"``).
+        value: The value as given, shown quoted.
+        name: The normalised value that is compared with ``choices``.
+        choices: The allowed names.
+
     Example:
         >>> unknown_name("formats", "output format", "svg", "svg", ("png", "coco"))
         "formats: unknown output format 'svg'; allowed: png, coco"
@@ -41,19 +48,38 @@ def unknown_name(label: str, what: str, value: Any, name: str, choices: tuple[st
 
 
 def check_bool(value: Any, label: str) -> bool:
-    """A real boolean (``true``/``false``)."""
+    """A real boolean (``true``/``false``).
+
+    Example:
+        >>> check_bool("yes", "output.overlay")
+        Traceback (most recent call last):
+        idseg.errors.ConfigError: output.overlay must be true or false, got 'yes'
+    """
     if not isinstance(value, bool):
         raise ConfigError(f"{label} must be true or false, got {value!r}")
     return value
 
 
 def check_opt_bool(value: Any, label: str) -> bool | None:
-    """A boolean or ``None``."""
+    """A boolean or ``None``.
+
+    Example:
+        >>> check_opt_bool(None, "model.offline"), check_opt_bool(True, "model.offline")
+        (None, True)
+    """
     return None if value is None else check_bool(value, label)
 
 
 def check_int(value: Any, label: str, minimum: int | None = None) -> int:
-    """An integer (a float with an integral value is accepted), optionally ``>= minimum``."""
+    """An integer (a float with an integral value is accepted), optionally ``>= minimum``.
+
+    Example:
+        >>> check_int(16.0, "points_per_side", minimum=1)
+        16
+        >>> check_int(0, "output.seed", minimum=1)
+        Traceback (most recent call last):
+        idseg.errors.ConfigError: output.seed must be >= 1, got 0
+    """
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -64,7 +90,12 @@ def check_int(value: Any, label: str, minimum: int | None = None) -> int:
 
 
 def check_float(value: Any, label: str, minimum: float | None = None) -> float:
-    """A finite number, optionally ``>= minimum``."""
+    """A finite number, optionally ``>= minimum``.
+
+    Example:
+        >>> check_float(1, "output.pad_percent", minimum=0.0)
+        1.0
+    """
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{label} must be a finite number, got {value!r}")
     if minimum is not None and value < minimum:
@@ -73,7 +104,12 @@ def check_float(value: Any, label: str, minimum: float | None = None) -> float:
 
 
 def check_str(value: Any, label: str) -> str:
-    """A non-empty string (paths are turned into strings)."""
+    """A non-empty string (paths are turned into strings).
+
+    Example:
+        >>> check_str(Path("weights/t.pt"), "model.checkpoint")
+        'weights/t.pt'
+    """
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str) or not value.strip():
@@ -82,19 +118,35 @@ def check_str(value: Any, label: str) -> str:
 
 
 def check_opt_str(value: Any, label: str) -> str | None:
-    """A non-empty string or ``None``."""
+    """A non-empty string or ``None``.
+
+    Example:
+        >>> check_opt_str(None, "model.config") is None
+        True
+    """
     return None if value is None else check_str(value, label)
 
 
 def check_mapping(value: Any, name: str, where: str) -> Mapping[Any, Any]:
-    """A mapping (a TOML table, YAML mapping or JSON object)."""
+    """A mapping (a TOML table, YAML mapping or JSON object).
+
+    Example:
+        >>> check_mapping([16], "everything", "idseg.toml")
+        Traceback (most recent call last):
+        idseg.errors.ConfigError: idseg.toml: 'everything' must be a mapping (table), got [16]
+    """
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: {name!r} must be a mapping (table), got {value!r}")
     return value
 
 
 def check_class_names(value: Any, label: str) -> list[str]:
-    """A list of non-empty strings (a comma-separated string is split)."""
+    """A list of non-empty strings (a comma-separated string is split).
+
+    Example:
+        >>> check_class_names("card, passport", "class_names")
+        ['card', 'passport']
+    """
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, list | tuple) or not value:
@@ -103,7 +155,15 @@ def check_class_names(value: Any, label: str) -> list[str]:
 
 
 def check_preset(value: Any, label: str) -> str:
-    """A known preset name, lower-cased."""
+    """A known preset name, lower-cased.
+
+    Example:
+        >>> check_preset(" Dense", "preset")
+        'dense'
+        >>> check_preset("dens", "preset")
+        Traceback (most recent call last):
+        idseg.errors.ConfigError: preset: unknown preset 'dens'; did you mean 'dense'? Allowed: ...
+    """
     name = check_str(value, label).strip().lower()
     if name not in PRESETS:
         raise ConfigError(unknown_name(label, "preset", value, name, tuple(PRESETS)))
@@ -153,7 +213,12 @@ def parse_formats(text: str | list[str] | tuple[str, ...], label: str = "formats
 
 
 def is_sam1_type(text: str) -> bool:
-    """Whether ``text`` is a SAM1 model type (``vit_b``, ``vit_l``, ``vit_h``, ``default``)."""
+    """Whether ``text`` is a SAM1 model type (``vit_b``, ``vit_l``, ``vit_h``, ``default``).
+
+    Example:
+        >>> is_sam1_type("vit_h"), is_sam1_type("sam2.1_hiera_t")
+        (True, False)
+    """
     key = text.strip().lower().replace("-", "_")
     return key == "default" or bool(re.fullmatch(r"(sam_)?vit_[a-z0-9]+", key))
 
@@ -167,7 +232,15 @@ def _sam1_error(text: str, label: str) -> ConfigError:
 
 
 def check_model_config(value: Any, label: str) -> str | None:
-    """A SAM2 config name or YAML path (resolved later); SAM1 types are rejected."""
+    """A SAM2 config name or YAML path (resolved later); SAM1 types are rejected.
+
+    Example:
+        >>> check_model_config("sam2.1_hiera_t", "model.config")
+        'sam2.1_hiera_t'
+        >>> check_model_config("vit_b", "model.config")
+        Traceback (most recent call last):
+        idseg.errors.ConfigError: model.config: 'vit_b' is a SAM1 (segment-anything) model type; ...
+    """
     text = check_opt_str(value, label)
     if text is not None and is_sam1_type(text):
         raise _sam1_error(text, label)
@@ -223,7 +296,23 @@ EVERYTHING_FIELDS: dict[str, tuple[type, bool]] = _everything_types()
 
 
 def check_everything_value(key: str, value: Any, where: str) -> Any:
-    """Check the type of one segment-everything parameter (ranges are checked by the settings)."""
+    """Check the type of one segment-everything parameter (ranges are checked by the settings).
+
+    Args:
+        key: A field of :class:`~idseg.sam.settings.EverythingSettings`.
+        value: The value as read; ``None`` only where the field allows it.
+        where: Name of the source, used in the error message.
+
+    Returns:
+        The value in its canonical type (point grids as nested lists of floats).
+
+    Raises:
+        ConfigError: The value has the wrong type.
+
+    Example:
+        >>> check_everything_value("points_per_side", 16.0, "idseg.toml")
+        16
+    """
     kind, optional = EVERYTHING_FIELDS[key]
     label = f"{where}: everything.{key}"
     if value is None:
@@ -259,7 +348,12 @@ def _check_grids(value: Any, label: str) -> list[list[list[float]]]:
 
 
 def to_jsonable(obj: Any) -> Any:
-    """A JSON-ready copy: string keys, lists for tuples/sets, ISO dates, strings for paths."""
+    """A JSON-ready copy: string keys, lists for tuples/sets, ISO dates, strings for paths.
+
+    Example:
+        >>> to_jsonable({"size": (4, 6), 1: Path("a/b"), "day": dt.date(2024, 5, 1)})
+        {'size': [4, 6], '1': 'a/b', 'day': '2024-05-01'}
+    """
     if isinstance(obj, Mapping):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset):

@@ -62,7 +62,20 @@ class Segmenter:
     def from_predictor(
         cls, predictor: SAM2Predictor, settings: EverythingSettings | None = None
     ) -> Segmenter:
-        """Wrap an existing predictor (no loading)."""
+        """Wrap an existing predictor (no loading).
+
+        Args:
+            predictor: A predictor on an already loaded model.
+            settings: Segment-everything settings; the ``default`` preset when ``None``.
+
+        Returns:
+            A segmenter whose ``resolved`` is ``None`` (its model's origin is unknown).
+
+        Example:
+            >>> from idseg import SAM2Predictor
+            >>> predictor = SAM2Predictor.from_pretrained("sam2.1_hiera_tiny")  # doctest: +SKIP
+            >>> seg = Segmenter.from_predictor(predictor, preset("documents"))  # doctest: +SKIP
+        """
         obj = cls.__new__(cls)
         obj.resolved = None  # type: ignore[assignment]
         obj.predictor = predictor
@@ -70,7 +83,23 @@ class Segmenter:
         return obj
 
     def segment(self, image: Any, settings: EverythingSettings | None = None) -> Segments:
-        """Segment everything in ``image`` (array, path, bytes or PIL image); largest first."""
+        """Segment everything in ``image`` (array, path, bytes or PIL image); largest first.
+
+        Args:
+            image: HWC uint8 RGB array, file path, encoded bytes or PIL image.
+            settings: Settings for this call only; the segmenter's own when ``None``.
+
+        Returns:
+            The segments of the image, largest first.
+
+        Raises:
+            ImageError: The image cannot be read, or has too many pixels.
+            InputError: The array is not an image.
+
+        Example:
+            >>> segments = seg.segment("card.jpg", preset("dense"))  # doctest: +SKIP
+            >>> segments[0].bbox_xyxy, segments[0].area  # doctest: +SKIP
+        """
         from idseg.sam.everything import EverythingGenerator
 
         generator = EverythingGenerator(self.predictor, settings or self.settings)
@@ -91,6 +120,9 @@ class Segmenter:
 
         Returns:
             One ``(crop, mask)`` pair per segment: the RGB crop and its mask as uint8 0/255.
+
+        Example:
+            >>> crop, mask = seg.infer("card.jpg", pad_percent=0.05)[0]  # doctest: +SKIP
         """
         from idseg.io.images import load_image
 
