@@ -78,6 +78,9 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     beside the new ones. If the block raises, the temporary folder is removed and ``path`` keeps
     its old content.
 
+    Raises:
+        FileExistsError: ``path`` is an existing file.
+
     Example:
         >>> with atomic_dir("out/card") as tmp:  # doctest: +SKIP
         ...     (tmp / "segments.json").write_text("{}")
@@ -103,17 +106,35 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and return the destination path."""
+    """Write ``data`` to ``path`` atomically and return the destination path.
+
+    Example:
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     atomic_write_bytes(Path(tmp) / "a.bin", b"abc").stat().st_size
+        3
+    """
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically and return the destination path."""
+    """Write ``text`` to ``path`` atomically and return the destination path.
+
+    Example:
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     atomic_write_text(Path(tmp) / "note.txt", "héllo").read_text(encoding="utf-8")
+        'héllo'
+    """
     return atomic_write_bytes(path, text.encode(encoding))
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> Path:
-    """Serialise ``obj`` as JSON (UTF-8, keys in insertion order) and write it atomically."""
+    """Serialise ``obj`` as JSON (UTF-8, keys in insertion order) and write it atomically.
+
+    Example:
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     atomic_write_json(Path(tmp) / "a.json", {"b": 1}, indent=None).read_text().strip()
+        '{"b": 1}'
+    """
     return atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")

@@ -21,6 +21,12 @@ class Discovery:
         skipped: Files inside walked folders whose extension is not an image extension.
         roots: For each image, the folder it was found under (or its own parent when given
             directly), to name outputs relative to it.
+
+    Example:
+        >>> card = Path("scans/a/card.jpg")
+        >>> found = Discovery(images=[card], roots={card: Path("scans")})
+        >>> found.relative_name(card), found.skipped
+        ('a/card.jpg', [])
     """
 
     images: list[Path] = field(default_factory=list)
@@ -28,7 +34,13 @@ class Discovery:
     roots: dict[Path, Path] = field(default_factory=dict)
 
     def relative_name(self, image: Path) -> str:
-        """The image's path relative to the folder it was found in (POSIX separators)."""
+        """The image's path relative to the folder it was found in (POSIX separators).
+
+        Example:
+            >>> card = Path("scans/a/card.jpg")
+            >>> Discovery([card], roots={card: Path("scans")}).relative_name(card)
+            'a/card.jpg'
+        """
         root = self.roots.get(image, image.parent)
         try:
             return image.relative_to(root).as_posix()
@@ -56,6 +68,14 @@ def discover_images(
     Hidden files and folders (names starting with ``.``) are skipped and symbolic links to
     folders are not followed. Anything inside ``exclude`` (typically the output folder, when it
     lies inside an input folder) is ignored, so a re-run does not read its own outputs.
+
+    Args:
+        paths: Files and folders, or one of them.
+        recursive: Walk sub-folders too.
+        exclude: A folder whose content is ignored.
+
+    Returns:
+        The images, the skipped non-image files and the folder each image was found under.
 
     Example:
         >>> found = discover_images(["scans/", "extra.png"], exclude="scans/out")  # doctest: +SKIP

@@ -131,7 +131,8 @@ def image_size(
 
     The same format, pixel-limit, shape and dtype checks run; the EXIF orientation is honoured
     (orientations 5 to 8 swap height and width). Pixel data is not decoded, so truncated data and
-    array values (NaN) are only detected by :func:`load_image`.
+    array values (NaN) are only detected by :func:`load_image`. The arguments and errors are
+    those of :func:`load_image`.
 
     Example:
         >>> image_size(np.zeros((2, 3, 4), np.uint8))
@@ -157,6 +158,13 @@ def max_pixels_from_env() -> int | None:
     Raises:
         ConfigError: ``IDSEG_MAX_PIXELS`` is not a positive integer, ``0`` or ``none``. Batches
             call this once up front, so a bad value fails before any model is loaded.
+
+    Example:
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"IDSEG_MAX_PIXELS": "none"}):
+        ...     max_pixels_from_env() is None
+        True
+
     """
     return _resolve_max_pixels(DEFAULT_MAX_PIXELS)
 

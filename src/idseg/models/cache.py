@@ -118,6 +118,11 @@ def read_resume_validator(part: Path, url: str) -> str | None:
 def save_resume_validator(part: Path, url: str, validator: str | None) -> None:
     """Save (atomically) or, for None, clear the validator of the ``.part`` file of ``url``.
 
+    Args:
+        part: The partial download file; the record goes to ``<part>.json``.
+        url: The URL being downloaded; a record of another URL is never trusted.
+        validator: The server's ETag or Last-Modified value, or ``None`` to delete the record.
+
     Example:
         >>> save_resume_validator(Path("w.pt.part"), "https://example.org/w.pt", '"v1"')  # doctest: +SKIP
 

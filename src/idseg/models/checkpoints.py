@@ -26,6 +26,12 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
     Raises:
         CheckpointError: The file is missing, unreadable, unsafe (pickled objects) or malformed.
+
+    Example:
+        >>> read_state_dict("missing.pt")
+        Traceback (most recent call last):
+        idseg.errors.CheckpointError: checkpoint file not found: 'missing.pt'
+        >>> state = read_state_dict("sam2.1_hiera_tiny.pt")  # doctest: +SKIP
     """
     import torch
 
@@ -52,6 +58,13 @@ def suggest_config(state_dict: dict[str, Any]) -> str | None:
 
     Uses the Hiera width (96: tiny/small, 112: base+, 144: large), the number of trunk blocks
     (12 tiny, 16 small, 24 base+, 48 large) and SAM2.1-only keys (``no_obj_embed_spatial``).
+
+    Example:
+        >>> import torch
+        >>> sd = {f"image_encoder.trunk.blocks.{i}.mlp": torch.zeros(1) for i in range(12)}
+        >>> sd["image_encoder.trunk.patch_embed.proj.weight"] = torch.zeros(96, 3, 7, 7)
+        >>> suggest_config(sd), suggest_config({**sd, "no_obj_embed_spatial": torch.zeros(1)})
+        ('sam2_hiera_t', 'sam2.1_hiera_t')
     """
     embed = state_dict.get("image_encoder.trunk.patch_embed.proj.weight")
     if embed is None:
@@ -73,7 +86,23 @@ def suggest_config(state_dict: dict[str, Any]) -> str | None:
 
 
 def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, Any], source: str) -> None:
-    """Load weights with strict key and shape checks; errors name the keys and the likely config."""
+    """Load weights with strict key and shape checks; errors name the keys and the likely config.
+
+    Args:
+        model: The model to load into.
+        state_dict: The checkpoint's weights (see :func:`read_state_dict`).
+        source: The checkpoint's name, shown in the error message.
+
+    Raises:
+        CheckpointError: Missing or unexpected keys, or shapes that differ; the message lists up
+            to eight of each and the config the weights look like (:func:`suggest_config`).
+
+    Example:
+        >>> import torch
+        >>> load_state_dict_strict(torch.nn.Linear(2, 1), {"weight": torch.zeros(1, 2)}, "w.pt")
+        Traceback (most recent call last):
+        idseg.errors.CheckpointError: checkpoint 'w.pt' does not fit ...; 1 missing key(s): bias
+    """
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
@@ -98,7 +127,15 @@ def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, Any], s
 
 
 def save_checkpoint(model: torch.nn.Module, path: str | Path) -> Path:
-    """Save weights in Meta's format ``{"model": state_dict}``, atomically."""
+    """Save weights in Meta's format ``{"model": state_dict}``, atomically; return ``path``.
+
+    Example:
+        >>> import tempfile, torch
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = save_checkpoint(torch.nn.Linear(2, 1), Path(tmp) / "w.pt")
+        ...     sorted(read_state_dict(path))
+        ['bias', 'weight']
+    """
     import torch
 
     from idseg.io.atomic import atomic_path
@@ -113,6 +150,20 @@ def init_checkpoint(config: str | Path, path: str | Path, seed: int = 0) -> Path
 
     Parameters get a deterministic, non-trivial initialisation under ``seed``, so that masks and
     scores vary with the prompt instead of being constant.
+
+    Args:
+        config: A config name or YAML path (see :func:`idseg.models.configs.resolve_config`).
+        path: The checkpoint file to write.
+        seed: Seed of the random weights.
+
+    Returns:
+        ``path``, as a :class:`~pathlib.Path`.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     init_checkpoint("idseg_test_tiny", Path(tmp) / "tiny.pt").name
+        'tiny.pt'
     """
     import torch
 

@@ -59,7 +59,13 @@ def _idseg_config_dir() -> Path:
 
 @cache
 def available_configs() -> dict[str, Path]:
-    """Map every known config name to its YAML file (official SAM2 configs and idseg's own)."""
+    """Map every known config name to its YAML file (official SAM2 configs and idseg's own).
+
+    Example:
+        >>> configs = available_configs()
+        >>> "sam2.1_hiera_t" in configs, configs["idseg_test_tiny"].suffix
+        (True, '.yaml')
+    """
     found: dict[str, Path] = {}
     for folder in [*_sam2_config_dirs(), _idseg_config_dir()]:
         if folder.is_dir():
@@ -133,6 +139,14 @@ def load_config(config: str | Path, postprocessing: bool = True) -> Any:
 
     Returns:
         The resolved ``DictConfig`` (its ``model`` node is what gets instantiated).
+
+    Raises:
+        ConfigError: Unknown name or missing file, a malformed YAML, no ``model`` key, or a
+            ``_target_`` outside the ``sam2`` and ``torch.nn`` packages.
+
+    Example:
+        >>> load_config("sam2.1_hiera_t").model.image_size
+        1024
     """
     from omegaconf import DictConfig, OmegaConf
 
@@ -177,5 +191,10 @@ def _check_targets(node: Any, source: str, where: str = "model") -> None:
 
 
 def config_image_size(cfg: Any) -> int:
-    """The square input size of a loaded config (``model.image_size``, 1024 for official models)."""
+    """The square input size of a loaded config (``model.image_size``, 1024 for official models).
+
+    Example:
+        >>> config_image_size(load_config("idseg_test_tiny"))
+        256
+    """
     return int(cfg.model.get("image_size", 512))

@@ -67,6 +67,11 @@ class CheckpointSpec:
         licence: Licence of the weights.
         description: One-line human description.
 
+    Example:
+        >>> spec = get_checkpoint("tiny")
+        >>> spec.name, spec.config, spec.family
+        ('sam2.1_hiera_tiny', 'sam2.1_hiera_t', 'sam2.1')
+
     """
 
     name: str
@@ -80,12 +85,24 @@ class CheckpointSpec:
 
     @property
     def filename(self) -> str:
-        """The file name the checkpoint is cached under (last URL path component)."""
+        """The file name the checkpoint is cached under (last URL path component).
+
+        Example:
+            >>> get_checkpoint("sam2_hiera_small").filename
+            'sam2_hiera_small.pt'
+
+        """
         return PurePosixPath(urllib.parse.urlsplit(self.url).path).name
 
     @property
     def config_path(self) -> str:
-        """The config path inside the ``sam2`` package: ``configs/sam2.1/sam2.1_hiera_t.yaml``."""
+        """The config path inside the ``sam2`` package: ``configs/sam2.1/sam2.1_hiera_t.yaml``.
+
+        Example:
+            >>> get_checkpoint("sam2_hiera_large").config_path
+            'configs/sam2/sam2_hiera_l.yaml'
+
+        """
         return f"configs/{self.family}/{self.config}.yaml"
 
 

@@ -41,6 +41,10 @@ class ResolvedModel:
         checkpoint: Local checkpoint file, or ``None`` for random weights.
         config: The YAML config file.
         config_name: The config's name (its file stem).
+
+    Example:
+        >>> resolve_model(config="sam2.1_hiera_t", random_weights=True).config_name
+        'sam2.1_hiera_t'
     """
 
     checkpoint: Path | None
@@ -48,7 +52,12 @@ class ResolvedModel:
     config_name: str
 
     def to_dict(self) -> dict[str, str | None]:
-        """JSON-ready form (paths as strings)."""
+        """JSON-ready form (paths as strings).
+
+        Example:
+            >>> ResolvedModel(None, Path("configs/t.yaml"), "t").to_dict()
+            {'checkpoint': None, 'config': 'configs/t.yaml', 'config_name': 't'}
+        """
         return {
             "checkpoint": str(self.checkpoint) if self.checkpoint else None,
             "config": str(self.config),
@@ -63,6 +72,13 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
 
     Raises:
         InputError: The device name is unknown or the device is not available here.
+
+    Example:
+        >>> select_device("cpu")
+        device(type='cpu')
+        >>> select_device("tpu")
+        Traceback (most recent call last):
+        idseg.errors.InputError: device must be one of auto, cpu, cuda, mps (or cuda:N), got 'tpu'
     """
     import torch
 
@@ -99,9 +115,25 @@ def _is_url(text: str) -> bool:
 def resolve_checkpoint(checkpoint: str | Path, offline: bool | None = None) -> Path:
     """Turn a path, registry name or URL into a local, verified checkpoint file.
 
+    An existing file is returned as it is; a registry name or URL is downloaded into the cache
+    (or found there) and verified by SHA-256.
+
+    Args:
+        checkpoint: Local path, registry name or alias (``tiny``), or https URL.
+        offline: Never open a socket; ``None`` defers to ``IDSEG_OFFLINE``.
+
+    Returns:
+        The local checkpoint file.
+
     Raises:
         CheckpointError: A path that does not exist and is neither a known name nor a URL.
         DownloadError: The download failed or the hash did not match.
+
+    Example:
+        >>> resolve_checkpoint("weights/missing.pt")
+        Traceback (most recent call last):
+        idseg.errors.CheckpointError: checkpoint file not found: 'weights/missing.pt'
+        >>> resolve_checkpoint("sam2.1_hiera_tiny")  # doctest: +SKIP
     """
     text = str(checkpoint)
     path = Path(text).expanduser()
@@ -134,8 +166,25 @@ def resolve_model(
     if set. Random weights are only used when asked for with ``random_weights=True`` (``config``
     is then required).
 
+    Args:
+        checkpoint: Local path, registry name or https URL (see :func:`resolve_checkpoint`).
+        config: Config name or YAML path; inferred from the checkpoint's name, else its shapes.
+        offline: Never open a socket; ``None`` defers to ``IDSEG_OFFLINE``.
+        random_weights: Allow no checkpoint at all.
+
+    Returns:
+        The checkpoint file (``None`` for random weights), the config file and its name.
+
     Raises:
         ConfigError: No checkpoint at all, or no config given and none can be inferred.
+        CheckpointError: The checkpoint cannot be found (see :func:`resolve_checkpoint`).
+        DownloadError: The download failed or the hash did not match.
+
+    Example:
+        >>> resolve_model(config="sam2.1_hiera_t", random_weights=True).checkpoint is None
+        True
+        >>> resolve_model("sam2.1_hiera_tiny").config_name  # doctest: +SKIP
+        'sam2.1_hiera_t'
     """
     ckpt_path: Path | None = None
     name_hint: str | None = None
@@ -191,7 +240,16 @@ def _infer_config(name_hint: str | None, ckpt_path: Path | None) -> str:
 
 
 def build_model(config: str | Path, device: str | torch.device = "cpu") -> SAM2Base:
-    """Instantiate a SAM2 model with random weights from a config name or YAML path."""
+    """Instantiate a SAM2 model with random weights from a config name or YAML path.
+
+    Raises:
+        ConfigError: Unknown or malformed config, or the model cannot be built from it.
+        InputError: The device is unknown or not available.
+
+    Example:
+        >>> build_model("idseg_test_tiny").image_size
+        256
+    """
     from hydra.utils import instantiate
 
     cfg = load_config(config)
@@ -231,7 +289,17 @@ def load_sam2(
 
 
 def load_resolved(resolved: ResolvedModel, device: str | torch.device = "auto") -> SAM2Base:
-    """Build the model described by a :class:`ResolvedModel` and load its weights."""
+    """Build the model described by a :class:`ResolvedModel` and load its weights.
+
+    Without a checkpoint the model keeps its random weights (a warning is logged).
+
+    Raises:
+        CheckpointError: The checkpoint cannot be read or does not fit the config.
+        InputError: The device is unknown or not available.
+
+    Example:
+        >>> model = load_resolved(resolve_model("sam2.1_hiera_tiny"), "cpu")  # doctest: +SKIP
+    """
     model = build_model(resolved.config, device="cpu")
     if resolved.checkpoint is not None:
         state = read_state_dict(resolved.checkpoint)
@@ -243,7 +311,12 @@ def load_resolved(resolved: ResolvedModel, device: str | torch.device = "auto") 
 
 
 def config_name_of(config: str | Path) -> str:
-    """Canonical name of a config given as a name or a path."""
+    """Canonical name of a config given as a name or a path.
+
+    Example:
+        >>> config_name_of("configs/sam2.1/sam2.1_hiera_tiny.yaml")
+        'sam2.1_hiera_t'
+    """
     return normalize_config_name(str(config))
 
 

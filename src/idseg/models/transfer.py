@@ -224,6 +224,12 @@ def download_with_hash(
 ) -> str:
     """Download like :func:`idseg.models.download.download`; return the file's SHA-256.
 
+    The arguments and errors are those of :func:`~idseg.models.download.download`, which calls
+    this function.
+
+    Returns:
+        The lower-case hex SHA-256 of the complete file, whether or not ``sha256`` was given.
+
     Example:
         >>> digest = download_with_hash("https://example.org/w.pt", Path("w.pt"))  # doctest: +SKIP
 
