@@ -174,6 +174,13 @@ def data_to_segments(
 
     Returns:
         :class:`~idseg.sam.results.Segments` sorted by area, largest first.
+
+    Example:
+        >>> m = torch.zeros(1, 6, 6, dtype=torch.bool); m[0, 1:5, 1:5] = True
+        >>> d = MaskData(rles=mask_to_rle_pytorch(m), boxes=[[1, 1, 4, 4]], points=[[2, 2]],
+        ...              iou_preds=[0.9], stability_score=[0.95], crop_boxes=[[0, 0, 6, 6]])
+        >>> data_to_segments(d, (6, 6), {})[0].bbox_xyxy
+        (1, 1, 4, 4)
     """
     items = []
     for i, rle in enumerate(data["rles"]):
@@ -207,6 +214,13 @@ def data_to_records(data: MaskData, output_mode: str) -> list[dict[str, Any]]:
     Returns:
         One dict per mask with ``segmentation``, ``area``, ``bbox`` (XYWH), ``predicted_iou``,
         ``point_coords``, ``stability_score`` and ``crop_box`` (XYWH).
+
+    Example:
+        >>> m = torch.zeros(1, 6, 6, dtype=torch.bool); m[0, 1:5, 1:5] = True
+        >>> d = MaskData(rles=mask_to_rle_pytorch(m), boxes=[[1, 1, 4, 4]], points=[[2, 2]],
+        ...              iou_preds=[0.9], stability_score=[0.95], crop_boxes=[[0, 0, 6, 6]])
+        >>> [(r["area"], r["bbox"]) for r in data_to_records(d, "coco_rle")]
+        [(16, [1.0, 1.0, 3.0, 3.0])]
     """
     records = []
     for i, rle in enumerate(data["rles"]):

@@ -77,36 +77,91 @@ class SAM2Predictor:
         offline: bool | None = None,
         **kwargs: Any,
     ) -> SAM2Predictor:
-        """Load a checkpoint (path, registry name or URL) and wrap it in a predictor."""
+        """Load a checkpoint (path, registry name or URL) and wrap it in a predictor.
+
+        Args:
+            checkpoint: Local path, registry name (``sam2.1_hiera_tiny``) or https URL; ``None``
+                uses ``SAM2_CHECKPOINT_URL`` when set.
+            config: Config name or YAML path; inferred from the checkpoint when omitted.
+            device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``.
+            offline: Never open a socket; ``None`` defers to ``IDSEG_OFFLINE``.
+            **kwargs: Passed to the constructor (``mask_threshold``).
+
+        Raises:
+            ConfigError: No checkpoint, or no config given and none can be inferred.
+            CheckpointError: The checkpoint cannot be found, read or does not fit the config.
+            DownloadError: The download failed or the hash did not match.
+
+        Example:
+            >>> predictor = SAM2Predictor.from_pretrained("sam2.1_hiera_tiny")  # doctest: +SKIP
+        """
         from idseg.models.sam2 import load_sam2
 
         return cls(load_sam2(checkpoint, config, device=device, offline=offline), **kwargs)
 
     @property
     def device(self) -> torch.device:
-        """The model's device."""
+        """The model's device.
+
+        Example:
+            >>> predictor.device  # doctest: +SKIP
+            device(type='cpu')
+        """
         return next(self.model.parameters()).device
 
     @property
     def embedding(self) -> ImageEmbedding:
-        """The current image's embedding; raises :class:`InputError` when no image is set."""
+        """The current image's embedding; raises :class:`InputError` when no image is set.
+
+        Example:
+            >>> predictor.set_image("card.jpg")  # doctest: +SKIP
+            >>> predictor.embedding.orig_hw  # doctest: +SKIP
+            (600, 950)
+        """
         if self._embedding is None:
             raise InputError("no image is set: call set_image(image) before predicting")
         return self._embedding
 
     @property
     def image_hw(self) -> tuple[int, int]:
-        """``(height, width)`` of the current image."""
+        """``(height, width)`` of the current image.
+
+        Example:
+            >>> predictor.set_image(np.zeros((600, 950, 3), np.uint8))  # doctest: +SKIP
+            >>> predictor.image_hw  # doctest: +SKIP
+            (600, 950)
+        """
         return self.embedding.orig_hw
 
     @property
     def is_image_set(self) -> bool:
-        """Whether an image has been embedded."""
+        """Whether an image has been embedded.
+
+        Example:
+            >>> predictor.reset_image()  # doctest: +SKIP
+            >>> predictor.is_image_set  # doctest: +SKIP
+            False
+        """
         return self._embedding is not None
 
     @torch.inference_mode()
     def embed(self, image: Any) -> ImageEmbedding:
-        """Compute the embedding of an image without making it the current one."""
+        """Compute the embedding of an image without making it the current one.
+
+        Args:
+            image: HWC uint8 RGB array, file path, encoded bytes or PIL image.
+
+        Returns:
+            The embedding; pass it to :meth:`predict` or :meth:`set_embedding`.
+
+        Raises:
+            ImageError: The image cannot be read.
+            InputError: The array is not an image.
+
+        Example:
+            >>> embedding = predictor.embed("card.jpg")  # doctest: +SKIP
+            >>> answer = predictor.predict([[420, 310]], embedding=embedding)  # doctest: +SKIP
+        """
         rgb = _as_rgb(image)
         x = image_to_tensor(rgb, self.image_size, self.device)
         backbone_out = self.model.forward_image(x)
@@ -120,21 +175,45 @@ class SAM2Predictor:
         return ImageEmbedding(feats[-1], feats[:-1], (int(rgb.shape[0]), int(rgb.shape[1])))
 
     def set_image(self, image: Any) -> None:
-        """Embed ``image`` (array, path, bytes or PIL image) and make it the current image."""
+        """Embed ``image`` (array, path, bytes or PIL image) and make it the current image.
+
+        Example:
+            >>> predictor.set_image("card.jpg")  # doctest: +SKIP
+            >>> predictor.is_image_set  # doctest: +SKIP
+            True
+        """
         self._embedding = self.embed(image)
 
     def set_embedding(self, embedding: ImageEmbedding) -> None:
-        """Make a previously computed embedding the current image (e.g. from a session cache)."""
+        """Make a previously computed embedding the current image (e.g. from a session cache).
+
+        Example:
+            >>> cache = {"card.jpg": predictor.embed("card.jpg")}  # doctest: +SKIP
+            >>> predictor.set_embedding(cache["card.jpg"])  # doctest: +SKIP
+        """
         self._embedding = embedding
 
     def reset_image(self) -> None:
-        """Forget the current image."""
+        """Forget the current image.
+
+        Example:
+            >>> predictor.reset_image()  # doctest: +SKIP
+            >>> predictor.is_image_set  # doctest: +SKIP
+            False
+        """
         self._embedding = None
 
     def to_model_coords(
         self, xy: np.ndarray | torch.Tensor, orig_hw: tuple[int, int]
     ) -> torch.Tensor:
-        """Map ``(x, y)`` image pixels (any leading shape) to the model's input frame."""
+        """Map ``(x, y)`` image pixels (any leading shape) to the model's input frame.
+
+        Example:
+            >>> predictor.image_size  # doctest: +SKIP
+            1024
+            >>> predictor.to_model_coords(np.array([[475, 300]]), (600, 950))  # doctest: +SKIP
+            tensor([[512., 512.]])
+        """
         h, w = orig_hw
         t = torch.as_tensor(xy, dtype=torch.float32, device=self.device).clone()
         t[..., 0] = t[..., 0] / w
@@ -162,6 +241,13 @@ class SAM2Predictor:
 
         Returns:
             ``(low_res_logits B x C x h x w, iou_predictions B x C)``.
+
+        Example:
+            >>> xy = predictor.to_model_coords(np.array([[[420, 310]]]), (600, 950))  # doctest: +SKIP
+            >>> one = torch.ones(1, 1, dtype=torch.int32)  # doctest: +SKIP
+            >>> low_res, iou = predictor.decode(predictor.embedding, xy, one)  # doctest: +SKIP
+            >>> tuple(low_res.shape), tuple(iou.shape)  # doctest: +SKIP
+            ((1, 3, 256, 256), (1, 3))
         """
         points = (coords, labels) if coords is not None else None
         sparse, dense = self.model.sam_prompt_encoder(points=points, boxes=None, masks=mask_input)
@@ -178,7 +264,12 @@ class SAM2Predictor:
         return low_res, iou
 
     def upscale(self, low_res: torch.Tensor, orig_hw: tuple[int, int]) -> torch.Tensor:
-        """Bilinearly upsample ``B x C x h x w`` logits to the original image size."""
+        """Bilinearly upsample ``B x C x h x w`` logits to the original image size.
+
+        Example:
+            >>> predictor.upscale(torch.zeros(1, 3, 256, 256), (600, 950)).shape  # doctest: +SKIP
+            torch.Size([1, 3, 600, 950])
+        """
         return F.interpolate(low_res.float(), orig_hw, mode="bilinear", align_corners=False)
 
     def _model_prompts(
@@ -228,6 +319,12 @@ class SAM2Predictor:
 
         Raises:
             InputError: No image set, no prompt, or malformed prompts.
+
+        Example:
+            >>> predictor.set_image("card.jpg")  # doctest: +SKIP
+            >>> answer = predictor.predict(boxes=[100, 80, 700, 520])  # doctest: +SKIP
+            >>> answer.masks.shape, answer.scores.shape  # doctest: +SKIP
+            ((1, 3, 600, 950), (1, 3))
         """
         emb = embedding if embedding is not None else self.embedding
         prompts = build_prompts(points, labels, boxes, mask_input, self.low_res_size)
@@ -289,6 +386,14 @@ class SAM2Predictor:
 
         Returns:
             A single-candidate answer (``multimask_output=False``, as SAM does for refinement).
+
+        Raises:
+            InputError: ``previous`` holds more than one prompt set, ``index`` is out of range,
+                or the prompts are malformed.
+
+        Example:
+            >>> first = predictor.predict(points=[[420, 310]], labels=[1])  # doctest: +SKIP
+            >>> better = predictor.refine(first, [[420, 310], [90, 40]], [1, 0])  # doctest: +SKIP
         """
         if len(previous) != 1:
             raise InputError(
@@ -301,21 +406,42 @@ class SAM2Predictor:
         return self.predict(points, labels, boxes, mask_input=logits, multimask_output=False)
 
     def box_to_mask(self, box: ArrayLike) -> np.ndarray:
-        """The single best mask for one XYXY box, boolean ``H x W``."""
+        """The single best mask for one XYXY box, boolean ``H x W``.
+
+        Example:
+            >>> predictor.box_to_mask([100, 80, 700, 520]).shape  # doctest: +SKIP
+            (600, 950)
+        """
         return self.predict(boxes=box, multimask_output=False).masks[0, 0]
 
     def boxes_to_masks(self, boxes: ArrayLike) -> np.ndarray:
-        """One mask per box for many boxes in one call, boolean ``B x H x W``."""
+        """One mask per box for many boxes in one call, boolean ``B x H x W``.
+
+        Example:
+            >>> predictor.boxes_to_masks([[100, 80, 700, 520], [0, 0, 50, 90]]).shape  # doctest: +SKIP
+            (2, 600, 950)
+        """
         return self.predict(boxes=boxes, multimask_output=False).masks[:, 0]
 
     def box_to_polygons(self, box: ArrayLike, tolerance: float = 1.0) -> list[Polygon]:
-        """Polygons (simplified, holes kept) of the mask a box prompt gives."""
+        """Polygons (simplified, holes kept) of the mask a box prompt gives.
+
+        Example:
+            >>> outline = predictor.box_to_polygons([100, 80, 700, 520])[0]  # doctest: +SKIP
+        """
         from idseg.geometry import mask_to_polygons
 
         return mask_to_polygons(self.box_to_mask(box), tolerance=tolerance)
 
     def box_to_quad(self, box: ArrayLike) -> np.ndarray | None:
-        """A 4-corner quad (clockwise from top-left) fitted to the mask a box prompt gives."""
+        """A 4-corner quad (clockwise from top-left) fitted to the mask a box prompt gives.
+
+        Returns:
+            A ``4 x 2`` array of ``(x, y)`` corners, or ``None`` when no quad fits the mask.
+
+        Example:
+            >>> quad = predictor.box_to_quad([100, 80, 700, 520])  # doctest: +SKIP
+        """
         from idseg.geometry import fit_quad
 
         return fit_quad(self.box_to_mask(box))

@@ -26,6 +26,11 @@ class Prompts:
         labels: ``B x N`` int32 (1 foreground, 0 background) or ``None``.
         boxes: ``B x 4`` float32 XYXY or ``None``.
         mask_input: ``B x 1 x h x w`` float32 low-resolution logits or ``None``.
+
+    Example:
+        >>> prompts = build_prompts([[10, 20]], [1], None, None, low_res=64)
+        >>> prompts.points.shape, prompts.labels.tolist(), prompts.boxes is None
+        ((1, 1, 2), [[1]], True)
     """
 
     points: np.ndarray | None
@@ -35,7 +40,12 @@ class Prompts:
 
     @property
     def batch(self) -> int:
-        """Number of prompt sets ``B``."""
+        """Number of prompt sets ``B``.
+
+        Example:
+            >>> Prompts(None, None, np.zeros((3, 4), np.float32), None).batch
+            3
+        """
         for arr in (self.boxes, self.points, self.mask_input):
             if arr is not None:
                 return int(arr.shape[0])
@@ -85,7 +95,21 @@ def normalize_points(points: ArrayLike, labels: ArrayLike | None) -> tuple[np.nd
 
 
 def normalize_boxes(boxes: ArrayLike) -> np.ndarray:
-    """Check XYXY boxes (``4`` or ``B x 4``) with ``x1 >= x0`` and ``y1 >= y0``."""
+    """Check XYXY boxes (``4`` or ``B x 4``) with ``x1 >= x0`` and ``y1 >= y0``.
+
+    Returns:
+        ``B x 4`` float32 boxes.
+
+    Raises:
+        InputError: Not numeric or finite, a wrong shape, or a box with ``x1 < x0`` or ``y1 < y0``.
+
+    Example:
+        >>> normalize_boxes([10, 20, 50, 60]).tolist()
+        [[10.0, 20.0, 50.0, 60.0]]
+        >>> normalize_boxes([50, 20, 10, 60])
+        Traceback (most recent call last):
+        idseg.errors.InputError: boxes must be XYXY with x1 >= x0 and y1 >= y0; box 0 is [50.0, ...]
+    """
     arr = _as_float_array(boxes, "boxes")
     if arr.ndim == 1:
         arr = arr[None]
@@ -101,7 +125,23 @@ def normalize_boxes(boxes: ArrayLike) -> np.ndarray:
 
 
 def normalize_mask_input(mask_input: ArrayLike, low_res: int) -> np.ndarray:
-    """Check low-resolution mask logits: ``h x w``, ``1 x h x w`` or ``B x 1 x h x w``."""
+    """Check low-resolution mask logits: ``h x w``, ``1 x h x w`` or ``B x 1 x h x w``.
+
+    Args:
+        mask_input: The logits, e.g. :meth:`~idseg.sam.results.Masks.best_logits` of an earlier
+            answer.
+        low_res: Their expected side, ``image_size / 4`` of the model (256 for official models).
+
+    Returns:
+        ``B x 1 x low_res x low_res`` float32 logits.
+
+    Raises:
+        InputError: Not numeric or finite, or a shape other than the ones above.
+
+    Example:
+        >>> normalize_mask_input(np.zeros((64, 64)), low_res=64).shape
+        (1, 1, 64, 64)
+    """
     arr = _as_float_array(mask_input, "mask_input")
     while arr.ndim < 4:
         arr = arr[None]
@@ -124,8 +164,23 @@ def build_prompts(
 
     Points given as ``N x 2`` together with ``B`` boxes apply to every box.
 
+    Args:
+        points: ``N x 2`` or ``B x N x 2`` ``(x, y)`` points in image pixels, or ``None``.
+        labels: ``N`` or ``B x N`` labels (1 foreground, 0 background); all 1 when ``None``.
+        boxes: One XYXY box or ``B x 4`` boxes in image pixels, or ``None``.
+        mask_input: Low-resolution logits (see :func:`normalize_mask_input`), or ``None``.
+        low_res: Side of the low-resolution logits, ``image_size / 4`` of the model.
+
+    Returns:
+        The prompts with one leading batch dimension ``B`` shared by all of them.
+
     Raises:
         InputError: No prompt at all, bad shapes or values, or batch sizes that disagree.
+
+    Example:
+        >>> prompts = build_prompts([[10, 20]], None, [[0, 0, 50, 50], [5, 5, 40, 40]], None, 64)
+        >>> prompts.batch, prompts.points.shape
+        (2, (2, 1, 2))
     """
     if points is None and labels is not None:
         raise InputError("labels were given without points")
@@ -157,6 +212,11 @@ def check_in_image(prompts: Prompts, image_hw: tuple[int, int]) -> None:
     Points may lie on the border (``0 <= x <= W``, ``0 <= y <= H``); boxes may extend past it but
     must overlap it. A point far outside usually means swapped ``x``/``y`` or another image's
     coordinates.
+
+    Example:
+        >>> check_in_image(build_prompts([[500, 20]], None, None, None, 64), (300, 420))
+        Traceback (most recent call last):
+        idseg.errors.InputError: points must lie inside the 420x300 image (0 <= x <= 420, ...
     """
     h, w = image_hw
     if prompts.points is not None:

@@ -60,6 +60,16 @@ class EverythingSettings:
         output_mode: ``binary_mask``, ``uncompressed_rle`` or ``coco_rle`` (Meta-style records).
         use_m2m: Refine each mask once more with its own low-resolution logits.
         multimask_output: Three candidates per point instead of one.
+
+    Raises:
+        InputError: A value of the wrong type or out of range (see :meth:`validate`).
+
+    Example:
+        >>> EverythingSettings(points_per_side=16).pred_iou_thresh
+        0.8
+        >>> EverythingSettings(pred_iou_thresh=1.5)
+        Traceback (most recent call last):
+        idseg.errors.InputError: pred_iou_thresh must be in [0, 1], got 1.5
     """
 
     points_per_side: int | None = 32
@@ -83,7 +93,17 @@ class EverythingSettings:
         self.validate()
 
     def validate(self) -> None:
-        """Raise :class:`InputError` for values Meta's generator would reject or misuse."""
+        """Raise :class:`InputError` for values Meta's generator would reject or misuse.
+
+        Runs on construction; call it again after changing a field in place.
+
+        Example:
+            >>> settings = EverythingSettings()
+            >>> settings.points_per_batch = 0
+            >>> settings.validate()
+            Traceback (most recent call last):
+            idseg.errors.InputError: points_per_batch must be >= 1, got 0
+        """
         _check_types(self)
         if (self.points_per_side is None) == (self.point_grids is None):
             given = "neither" if self.points_per_side is None else "both"
@@ -129,11 +149,28 @@ class EverythingSettings:
         _check_grids(self)
 
     def replace(self, **changes: Any) -> EverythingSettings:
-        """A copy with some parameters changed (validated)."""
+        """A copy with some parameters changed (validated).
+
+        Setting ``points_per_side`` clears ``point_grids`` and the other way round.
+
+        Raises:
+            InputError: An unknown parameter name, or a bad value.
+
+        Example:
+            >>> grid = EverythingSettings().replace(point_grids=[np.array([[0.5, 0.5]])])
+            >>> grid.points_per_side, grid.replace(points_per_side=8).point_grids
+            (None, None)
+        """
         return dataclasses.replace(self, **_exclusive_grid(_known(changes)))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready parameters (point grids as nested lists)."""
+        """JSON-ready parameters (point grids as nested lists).
+
+        Example:
+            >>> s = EverythingSettings(point_grids=[np.array([[0.5, 0.5]])], points_per_side=None)
+            >>> s.to_dict()["point_grids"], s.to_dict()["output_mode"]
+            ([[[0.5, 0.5]]], 'binary_mask')
+        """
         out = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
         if self.point_grids is not None:
             out["point_grids"] = [np.asarray(g).tolist() for g in self.point_grids]
@@ -163,6 +200,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(name: str, **overrides: Any) -> EverythingSettings:
     """Settings of a named preset, with optional overrides.
+
+    Args:
+        name: ``default``, ``dense`` or ``documents`` (case-insensitive).
+        **overrides: Any :class:`EverythingSettings` parameters, applied on top of the preset.
+
+    Raises:
+        ConfigError: An unknown preset name.
+        InputError: An unknown parameter name, or a bad value.
 
     Example:
         >>> preset("dense").points_per_side

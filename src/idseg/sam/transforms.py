@@ -20,6 +20,11 @@ class ImageEmbedding:
         image_embed: ``1 x C x s x s`` lowest-resolution features (``s = image_size / 16``).
         high_res_feats: The two higher-resolution feature maps used by the mask decoder.
         orig_hw: ``(height, width)`` of the original image.
+
+    Example:
+        >>> embedding = predictor.embed("card.jpg")  # doctest: +SKIP
+        >>> embedding.image_embed.shape, embedding.orig_hw  # doctest: +SKIP
+        (torch.Size([1, 256, 64, 64]), (600, 950))
     """
 
     image_embed: torch.Tensor
@@ -32,6 +37,16 @@ def image_to_tensor(image: np.ndarray, size: int, device: torch.device) -> torch
 
     Same arithmetic as Meta's ``SAM2Transforms``: scale to [0, 1], bilinear antialiased resize to a
     square, then normalise with the ImageNet mean and standard deviation.
+
+    Args:
+        image: ``H x W x 3`` uint8 RGB image.
+        size: The model's square input side (``model.image_size``).
+        device: Where the tensor is created.
+
+    Example:
+        >>> x = image_to_tensor(np.zeros((30, 40, 3), np.uint8), 64, torch.device("cpu"))
+        >>> tuple(x.shape), round(float(x[0, 0, 0, 0]), 4)
+        ((1, 3, 64, 64), -2.1179)
     """
     x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(device)
     x = x.to(torch.float32).div(255)
