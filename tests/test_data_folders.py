@@ -116,8 +116,14 @@ def test_not_a_dataset_and_bad_metadata_raise(tmp_path):
     (tmp_path / "dataset.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="JSON object"):
         open_dataset(tmp_path)
-    (tmp_path / "dataset.json").write_text('{"classes": [1, 2]}')
-    with pytest.raises(InputError, match="class names"):
+    for bad in ('{"classes": [1, 2]}', '{"classes": 5}', '{"classes": ["bg", ""]}'):
+        (tmp_path / "dataset.json").write_text(bad)
+        with pytest.raises(InputError, match="class names"):
+            open_dataset(tmp_path)
+    (tmp_path / "dataset.json").write_text('{"classes": [{"name": "bg"}, {"name": "doc"}]}')
+    assert open_dataset(tmp_path).classes == ("bg", "doc")
+    (tmp_path / "dataset.json").write_text('{"groups": ["a"]}')
+    with pytest.raises(InputError, match="groups"):
         open_dataset(tmp_path)
 
 

@@ -1,17 +1,11 @@
 """Folder datasets: idseg's flat layout and the SAM2 ID Segmenter's ``train``/``val`` layout.
 
-Two layouts are read, alone or under a split root:
-
-* flat (what ``idseg synth`` and the MIDV converters write): ``DIR/images/<name>.<ext>``,
-  ``DIR/masks/<name>.png`` (single-channel class indices), optional ``DIR/quads/<name>.json``
-  (``{"quad": [[x, y], ...]}``) and ``DIR/dataset.json`` (``{"classes": [...], "groups": {...}}``);
-* split root (the original wrapper's ``data/{train,val}``, and what :mod:`idseg.data.split`
-  writes): ``DIR/<split>/images`` and ``DIR/<split>/masks``, each split a flat folder.
-
-Masks are matched to images by file stem. The class names come from the caller, else from
-``dataset.json``, else :data:`idseg.documents.classes.CLASS_NAMES`. Each sample's group (frames
-of one document or template share a group, and a split never separates them) is the
-``dataset.json`` ``groups`` entry, else a guess from its name (:func:`guess_group`).
+A flat folder (``idseg synth``, the MIDV converters) holds ``images/<name>.<ext>``,
+``masks/<name>.png`` (single-channel class indices), optional ``quads/<name>.json`` and
+``dataset.json`` (``{"classes": [...], "groups": {name: group}}``). A split root (the wrapper's
+``data/{train,val}``, :mod:`idseg.data.split`'s output) holds one flat folder per split. Masks
+pair with images by stem; a sample's group is its ``dataset.json`` entry, else
+:func:`guess_group` of its name.
 """
 
 from __future__ import annotations
@@ -222,19 +216,15 @@ def _classes(
         if not names or not all(names):
             raise InputError(f"class names must be a non-empty list of names, got {given!r}")
         return tuple(names)
-    for data in (meta, *others):
-        if data.get("classes"):
-            return _meta_classes(data["classes"])
-    return CLASS_NAMES
-
-
-def _meta_classes(value: Any) -> tuple[str, ...]:
-    """Names from ``dataset.json`` ``classes``: strings, or objects with a ``name`` key."""
-    if isinstance(value, list):
-        names = [v.get("name") if isinstance(v, dict) else v for v in value]
-        if all(isinstance(n, str) and n for n in names):
-            return tuple(str(n) for n in names)
-    raise InputError(f"dataset.json 'classes'' must be a list of class names, got {value!r}")
+    value = next((d["classes"] for d in (meta, *others) if d.get("classes")), None)
+    if value is None:
+        return CLASS_NAMES
+    # strings, or objects with a "name" key
+    listed = value if isinstance(value, list) else [None]
+    found = [v.get("name") if isinstance(v, dict) else v for v in listed]
+    if not all(isinstance(n, str) and n for n in found):
+        raise InputError(f"dataset.json 'classes' must be a list of class names, got {value!r}")
+    return tuple(str(n) for n in found)
 
 
 def _listing(folder: Path, extensions: Sequence[str]) -> tuple[dict[str, Path], list[Path]]:
@@ -305,16 +295,8 @@ _MIDV500 = re.compile(r"^(?P<type>\d{2}_[a-z]{3}_[a-z0-9_]+?)_[A-Z]{2}\d{2}_\d+$
 
 #: The ten MIDV-2020 document types (templates).
 MIDV2020_TYPES: tuple[str, ...] = (
-    "alb_id",
-    "aze_passport",
-    "esp_id",
-    "est_id",
-    "fin_id",
-    "grc_passport",
-    "lva_passport",
-    "rus_internalpassport",
-    "srb_passport",
-    "svk_id",
+    *("alb_id", "aze_passport", "esp_id", "est_id", "fin_id", "grc_passport", "lva_passport"),
+    *("rus_internalpassport", "srb_passport", "svk_id"),
 )
 _MIDV2020 = re.compile(r"(?:^|_)(?P<type>" + "|".join(MIDV2020_TYPES) + r")(?:_|$)")
 
