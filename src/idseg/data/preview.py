@@ -48,7 +48,7 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
     (0, 200, 200),
 )
 UNKNOWN_COLOR: tuple[int, int, int] = (255, 0, 255)
-QUAD_COLOR: tuple[int, int, int] = (255, 255, 0)
+QUAD_COLOR: tuple[int, int, int] = (255, 48, 48)
 LEGEND_ENTRY_WIDTH = 150
 LEGEND_ROW_HEIGHT = 22
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -140,10 +140,10 @@ def _tile(sample: Sample, k: int, cell: int, alpha: float) -> tuple[np.ndarray, 
         logger.debug("preview: unreadable image %s: %s", sample.image_path, exc)
         return np.full((cell, cell, 3), 64, np.uint8), "unreadable image", False
     h, w = image.shape[:2]
-    scale = min(1.0, cell / max(h, w))
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    scale = cell / max(h, w)  # drawn at cell size, so outlines are as thin small or large
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    image = cv2.resize(image, size, interpolation=interp)
     try:
         mask = read_mask(sample.mask_path)
     except ImageError as exc:
