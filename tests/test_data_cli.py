@@ -35,7 +35,7 @@ def test_split_writes_the_layout_and_a_json_summary(tmp_path):
     again = runner.invoke(app, args)  # out is not empty now
     assert again.exit_code == 2 and "not empty" in text(again)
     forced = runner.invoke(app, [*args, "--force"])
-    assert forced.exit_code == 0 and "20 samples split by dataset" in text(forced)
+    assert forced.exit_code == 0 and "20 samples, grouped by dataset" in text(forced)
     assert json.loads((out / "dataset.json").read_text()) == meta
 
 

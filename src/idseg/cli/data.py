@@ -64,7 +64,8 @@ def split(
         f"{name} {summary['counts'][name]} ({summary['groups'][name]} groups)"
         for name in summary["counts"]
     )
-    say(f"{summary['samples']} samples split by {summary['group_by']}: {parts} -> {out}")
+    grouping = f"grouped by {summary['group_by']}"
+    say(f"{summary['samples']} samples, {grouping}: {parts} -> {out}")
     skipped = sum(summary["skipped"].values())
     if skipped:
         say(f"{skipped} unpaired or duplicate file(s) skipped; run idseg data check", "yellow")
