@@ -1,0 +1,267 @@
+"""MIDV-500 / MIDV-2019: downloader (loopback HTTPS, no network), safe unpacking and converter.
+
+Trees are built here in the published layout; masks are checked against an independent
+rasteriser (half-plane tests at pixel centres, homographies solved with numpy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+
+from idseg.data.midv import MIDV_TYPES, convert_midv, map_regions, resolve_types
+from idseg.data.midv_archive import ExtractLimits, safe_extract
+from idseg.data.midv_download import download_midv, read_manifest
+from idseg.documents.classes import CLASS_NAMES
+from idseg.errors import DownloadError, HashMismatchError, InputError
+
+TYPE = "01_alb_id"
+
+
+# --- independent references -------------------------------------------------------------------
+
+
+def convex_mask(poly, hw):
+    """Pixels whose centre (c + 0.5, r + 0.5) is inside or on a convex polygon."""
+    poly = np.asarray(poly, float)
+    yy, xx = np.mgrid[0 : hw[0], 0 : hw[1]] + 0.5
+    cross = []
+    for i in range(len(poly)):
+        (ax, ay), (bx, by) = poly[i], poly[(i + 1) % len(poly)]
+        cross.append((bx - ax) * (yy - ay) - (by - ay) * (xx - ax))
+    cross = np.stack(cross)
+    return (cross >= 0).all(0) | (cross <= 0).all(0)
+
+
+def homography(src, dst):
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(src, dst, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    h = np.linalg.solve(np.array(rows, float), np.array(rhs, float))
+    return np.append(h, 1).reshape(3, 3)
+
+
+def apply(h, pts):
+    pts = np.asarray(pts, float)
+    p = np.c_[pts, np.ones(len(pts))] @ h.T
+    return p[:, :2] / p[:, 2:]
+
+
+# --- published-layout builders ----------------------------------------------------------------
+
+
+def frame_image(hw=(40, 60), seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (*hw, 3), dtype=np.uint8)
+
+
+def write_type(root: Path, name: str, frames: dict[str, object], template=None, hw=(40, 60)):
+    """frames: 'CA01_01' -> quad (list) or raw JSON text; template: (fields dict, (h, w))."""
+    folder = root / name
+    for stem, quad in frames.items():
+        clip = stem[:2]
+        (folder / "images" / clip).mkdir(parents=True, exist_ok=True)
+        (folder / "ground_truth" / clip).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / "images" / clip / f"{stem}.tif"), frame_image(hw, len(stem)))
+        text = quad if isinstance(quad, str) else json.dumps({"quad": quad})
+        (folder / "ground_truth" / clip / f"{stem}.json").write_text(text)
+    if template is not None:
+        fields, thw = template
+        cv2.imwrite(str(folder / "images" / f"{name}.tif"), frame_image(thw, 7))
+        (folder / "ground_truth" / f"{name}.json").write_text(json.dumps(fields))
+    return folder
+
+
+def zip_bytes(entries: dict[str, bytes], symlinks=()) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        for name in symlinks:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
+def type_zip(name=TYPE, quad=((5, 5), (50, 6), (52, 30), (4, 33))) -> bytes:
+    ok, tif = cv2.imencode(".tif", frame_image())
+    assert ok
+    return zip_bytes(
+        {
+            f"{name}/images/{name}.tif": tif.tobytes(),
+            f"{name}/ground_truth/{name}.json": b'{"photo": {"quad": [[1,1],[9,1],[9,9],[1,9]]}}',
+            f"{name}/images/CA/CA01_01.tif": tif.tobytes(),
+            f"{name}/ground_truth/CA/CA01_01.json": json.dumps({"quad": quad}).encode(),
+        }
+    )
+
+
+# --- downloader -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server(_https, monkeypatch):
+    monkeypatch.delenv("IDSEG_OFFLINE", raising=False)
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    _https.reset(type_zip())
+    yield _https
+    _https.behaviour.release.set()
+
+
+def get(server, ctx, out, **kw):
+    return download_midv("midv500", out, ["alb_id"], server.url("/midv/"), ssl_context=ctx, **kw)
+
+
+def test_download_unpacks_published_layout_and_records_hash(server, ctx, tmp_path):
+    report = get(server, ctx, tmp_path / "m")
+    assert report.downloaded == [TYPE] and report.extracted == [TYPE]
+    assert server.behaviour.requests == [(f"/midv/{TYPE}.zip", None)]
+    folder = tmp_path / "m" / TYPE
+    assert (folder / "images" / "CA" / "CA01_01.tif").is_file()
+    assert json.loads((folder / "ground_truth" / "CA" / "CA01_01.json").read_text())["quad"][0] == [
+        5,
+        5,
+    ]
+    digest = hashlib.sha256(type_zip()).hexdigest()
+    assert read_manifest(tmp_path / "m") == {f"{TYPE}.zip": digest}
+    assert (tmp_path / "m" / "archives" / f"{TYPE}.zip").read_bytes() == type_zip()
+
+
+def test_second_run_verifies_present_archive_without_network(server, ctx, tmp_path):
+    get(server, ctx, tmp_path / "m")
+    server.reset(b"not used")
+    report = get(server, ctx, tmp_path / "m")
+    assert report.verified == [TYPE] and report.up_to_date == [TYPE]
+    assert report.downloaded == [] and report.extracted == []
+    assert server.behaviour.requests == []
+
+
+def test_without_archives_kept_the_unpacked_folder_is_enough(server, ctx, tmp_path):
+    get(server, ctx, tmp_path / "m", keep_archives=False)
+    assert not (tmp_path / "m" / "archives" / f"{TYPE}.zip").exists()
+    server.reset(b"not used")
+    report = download_midv("midv500", tmp_path / "m", [TYPE])  # no base URL needed
+    assert report.up_to_date == [TYPE] and server.behaviour.requests == []
+
+
+def test_interrupted_transfer_resumes(server, ctx, tmp_path):
+    payload = type_zip()
+    server.behaviour.etag = '"v1"'
+    server.behaviour.close_after = len(payload) // 2
+    with pytest.raises(DownloadError):
+        get(server, ctx, tmp_path / "m")
+    part = tmp_path / "m" / "archives" / f"{TYPE}.zip.part"
+    assert part.stat().st_size == len(payload) // 2
+    assert not (tmp_path / "m" / TYPE).exists()
+    server.reset(payload).etag = '"v1"'
+    report = get(server, ctx, tmp_path / "m")
+    assert report.downloaded == [TYPE]
+    assert server.behaviour.requests == [(f"/midv/{TYPE}.zip", f"bytes={len(payload) // 2}-")]
+    assert (tmp_path / "m" / "archives" / f"{TYPE}.zip").read_bytes() == payload
+    assert (tmp_path / "m" / TYPE / "images" / "CA" / "CA01_01.tif").is_file()
+
+
+def test_wrong_given_hash_refused(server, ctx, tmp_path):
+    with pytest.raises(HashMismatchError):
+        get(server, ctx, tmp_path / "m", sha256={"alb_id": "0" * 64})
+    assert not (tmp_path / "m" / TYPE).exists()
+    assert not (tmp_path / "m" / "archives" / f"{TYPE}.zip").exists()
+    assert read_manifest(tmp_path / "m") == {}
+
+
+def test_redownload_checked_against_recorded_hash(server, ctx, tmp_path):
+    get(server, ctx, tmp_path / "m")
+    (tmp_path / "m" / "archives" / f"{TYPE}.zip").unlink()
+    (tmp_path / "m" / TYPE / ".idseg-archive.json").unlink()
+    server.reset(type_zip(quad=((1, 1), (9, 1), (9, 9), (1, 9))))
+    with pytest.raises(HashMismatchError):
+        get(server, ctx, tmp_path / "m")
+
+
+def test_changed_present_archive_refused(server, ctx, tmp_path):
+    get(server, ctx, tmp_path / "m")
+    (tmp_path / "m" / "archives" / f"{TYPE}.zip").write_bytes(type_zip(quad=((0, 0),) * 4))
+    with pytest.raises(HashMismatchError, match="delete it"):
+        get(server, ctx, tmp_path / "m")
+
+
+def test_zip_slip_refused_nothing_written(server, ctx, tmp_path):
+    server.reset(zip_bytes({f"{TYPE}/ok.json": b"{}", f"{TYPE}/../../evil.txt": b"x"}))
+    with pytest.raises(DownloadError, match=r"\.\."):
+        get(server, ctx, tmp_path / "m")
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "m" / "evil.txt").exists()
+    assert not (tmp_path / "m" / TYPE).exists()
+    assert not (tmp_path / "m" / "archives" / f"{TYPE}.zip").exists()
+    assert read_manifest(tmp_path / "m") == {}
+
+
+def test_ftp_only_source_explained(tmp_path, monkeypatch):
+    monkeypatch.delenv("IDSEG_OFFLINE", raising=False)
+    with pytest.raises(DownloadError) as err:
+        download_midv("midv2019", tmp_path / "m", ["alb_id"])
+    text = str(err.value)
+    assert "ftp://smartengines.com/midv-500/extra/midv-2019/dataset/01_alb_id.zip" in text
+    assert "--base-url" in text and "--archives" in text
+    with pytest.raises(DownloadError):
+        download_midv("midv500", tmp_path / "m", ["1"], "ftp://smartengines.com/midv-500/dataset/")
+    with pytest.raises(DownloadError):
+        download_midv("midv500", tmp_path / "m", ["1"], "http://mirror.example/midv/")
+
+
+def test_archives_from_a_local_folder(tmp_path):
+    folder = tmp_path / "zips"
+    folder.mkdir()
+    (folder / f"{TYPE}.zip").write_bytes(type_zip())
+    report = download_midv("midv500", tmp_path / "m", [TYPE], archive_dir=folder, offline=True)
+    assert report.verified == [TYPE] and report.extracted == [TYPE]
+    assert (tmp_path / "m" / TYPE / "ground_truth" / f"{TYPE}.json").is_file()
+    assert (folder / f"{TYPE}.zip").is_file()
+    with pytest.raises(DownloadError, match="missing"):
+        download_midv("midv500", tmp_path / "m", ["2"], archive_dir=folder)
+
+
+@pytest.mark.parametrize(
+    ("entries", "symlinks", "limits", "match"),
+    [
+        ({"/etc/x": b"1"}, (), None, "absolute"),
+        ({f"{TYPE}/a": b"1"}, (f"{TYPE}/link",), None, "link"),
+        ({"other/a": b"1"}, (), None, "outside"),
+        ({f"{TYPE}/big": b"\0" * (3 << 20)}, (), ExtractLimits(max_ratio=50), "compressed"),
+        ({f"{TYPE}/a": b"12345"}, (), ExtractLimits(max_total_bytes=4), "more than"),
+        ({f"{TYPE}/a": b"1", f"{TYPE}/b": b"2"}, (), ExtractLimits(max_members=1), "members"),
+    ],
+)
+def test_unsafe_archives_refused(tmp_path, entries, symlinks, limits, match):
+    archive = tmp_path / f"{TYPE}.zip"
+    archive.write_bytes(zip_bytes(entries, symlinks))
+    dest = tmp_path / "out" / TYPE
+    dest.mkdir(parents=True)
+    (dest / "old.txt").write_text("kept")
+    with pytest.raises(DownloadError, match=match):
+        safe_extract(archive, dest, TYPE, limits)
+    assert [p.name for p in dest.iterdir()] == ["old.txt"]
+
+
+def test_not_a_zip_refused(tmp_path):
+    (tmp_path / "a.zip").write_bytes(b"no zip here")
+    with pytest.raises(DownloadError, match="not a readable zip"):
+        safe_extract(tmp_path / "a.zip", tmp_path / "out", TYPE)
+
+
+def test_resolve_types():
+    assert len(MIDV_TYPES) == 50 and MIDV_TYPES[-1] == "50_xpo_id"
+    assert resolve_types(["43", "tur_id", "43_tur_id"]) == ["43_tur_id"]
+    with pytest.raises(InputError, match="alb_id"):
+        resolve_types(["alb_idd"])
