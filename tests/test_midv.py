@@ -130,10 +130,8 @@ def test_download_unpacks_published_layout_and_records_hash(server, ctx, tmp_pat
     assert server.behaviour.requests == [(f"/midv/{TYPE}.zip", None)]
     folder = tmp_path / "m" / TYPE
     assert (folder / "images" / "CA" / "CA01_01.tif").is_file()
-    assert json.loads((folder / "ground_truth" / "CA" / "CA01_01.json").read_text())["quad"][0] == [
-        5,
-        5,
-    ]
+    quad = json.loads((folder / "ground_truth" / "CA" / "CA01_01.json").read_text())["quad"]
+    assert quad[0] == [5, 5]
     digest = hashlib.sha256(type_zip()).hexdigest()
     assert read_manifest(tmp_path / "m") == {f"{TYPE}.zip": digest}
     assert (tmp_path / "m" / "archives" / f"{TYPE}.zip").read_bytes() == type_zip()
@@ -265,3 +263,171 @@ def test_resolve_types():
     assert resolve_types(["43", "tur_id", "43_tur_id"]) == ["43_tur_id"]
     with pytest.raises(InputError, match="alb_id"):
         resolve_types(["alb_idd"])
+
+
+# --- converter --------------------------------------------------------------------------------
+
+INSIDE = [[6, 4], [50, 7], [47, 33], [9, 30]]
+OUTSIDE = [[-10.5, -6], [70, 3], [55, 52], [2, 36.5]]  # corners beyond the 60 x 40 frame
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "midv500"
+    write_type(root, TYPE, {"CA01_01": INSIDE, "CA01_02": OUTSIDE, "TS01_01": INSIDE})
+    write_type(root, "02_aut_drvlic_new", {"HA02_01": OUTSIDE})
+    return root
+
+
+def read_mask(path):
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert mask is not None and mask.dtype == np.uint8 and mask.ndim == 2
+    return mask
+
+
+def test_convert_masks_quads_images_groups(tree, tmp_path):
+    out = tmp_path / "ds"
+    report = convert_midv(tree, out)
+    assert report.images == 4 and report.skipped == []
+    expected = {
+        f"{TYPE}_CA01_01": INSIDE,
+        f"{TYPE}_CA01_02": OUTSIDE,
+        f"{TYPE}_TS01_01": INSIDE,
+        "02_aut_drvlic_new_HA02_01": OUTSIDE,
+    }
+    for stem, quad in expected.items():
+        mask = read_mask(out / "masks" / f"{stem}.png")
+        assert mask.shape == (40, 60)
+        assert np.array_equal(mask, convex_mask(quad, (40, 60)).astype(np.uint8))
+        record = json.loads((out / "quads" / f"{stem}.json").read_text())
+        assert record == {"quad": quad}
+        assert [type(v) for p in record["quad"] for v in p] == [type(v) for p in quad for v in p]
+    src = tree / TYPE / "images" / "CA" / "CA01_02.tif"
+    assert (out / "images" / f"{TYPE}_CA01_02.tif").read_bytes() == src.read_bytes()
+    dataset = json.loads((out / "dataset.json").read_text())
+    assert dataset["classes"] == list(CLASS_NAMES) and dataset["source"] == "midv500"
+    assert dataset["groups"] == {
+        f"{TYPE}_CA01_01.tif": TYPE,
+        f"{TYPE}_CA01_02.tif": TYPE,
+        f"{TYPE}_TS01_01.tif": TYPE,
+        "02_aut_drvlic_new_HA02_01.tif": "02_aut_drvlic_new",
+    }
+
+
+def test_outside_corners_clipped_exactly():
+    # The frame is fully covered except the corner triangles the quad leaves out.
+    mask = convex_mask(OUTSIDE, (40, 60))
+    assert mask[0, 0] and not mask[39, 0] and not mask[0, 59] and mask[39, 40]
+
+
+def test_coco_loads_with_exact_areas(tree, tmp_path):
+    convert_midv(tree, tmp_path / "ds")
+    coco = COCO(str(tmp_path / "ds" / "coco.json"))
+    cats = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
+    assert cats == {i: name for i, name in enumerate(CLASS_NAMES) if i > 0}
+    quads = {f"{TYPE}_CA01_01.tif": INSIDE, f"{TYPE}_CA01_02.tif": OUTSIDE}
+    for img in coco.loadImgs(coco.getImgIds()):
+        if img["file_name"] not in quads:
+            continue
+        expected = convex_mask(quads[img["file_name"]], (40, 60))
+        (ann,) = coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]]))
+        assert ann["category_id"] == 1 and ann["area"] == int(expected.sum())
+        assert np.array_equal(coco.annToMask(ann).astype(bool), expected)
+        ys, xs = np.nonzero(expected)
+        assert ann["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+
+
+def test_bad_files_reported_and_skipped(tree, tmp_path):
+    write_type(tree, "03_aut_id_old", {"CA03_01": "{not json", "CA03_02": [[1, 2], [3, 4]]})
+    write_type(tree, "03_aut_id_old", {"CA03_03": {"quad": 1}, "CA03_04": INSIDE})
+    (tree / "03_aut_id_old" / "images" / "CA" / "CA03_04.tif").unlink()
+    write_type(tree, "03_aut_id_old", {"KA03_01": INSIDE})
+    (tree / "03_aut_id_old" / "images" / "KA" / "KA03_01.tif").write_bytes(b"broken")
+    report = convert_midv(tree, tmp_path / "ds")
+    assert report.images == 4
+    skipped = dict(report.skipped)
+    assert set(skipped) == {
+        f"03_aut_id_old/ground_truth/{s[:2]}/{s}.json"
+        for s in ("CA03_01", "CA03_02", "CA03_03", "CA03_04", "KA03_01")
+    }
+    assert "JSON" in skipped["03_aut_id_old/ground_truth/CA/CA03_01.json"]
+    assert "3 or more" in skipped["03_aut_id_old/ground_truth/CA/CA03_02.json"]
+    assert "quad" in skipped["03_aut_id_old/ground_truth/CA/CA03_03.json"]
+    assert "CA03_04.tif" in skipped["03_aut_id_old/ground_truth/CA/CA03_04.json"]
+    listed = json.loads((tmp_path / "ds" / "dataset.json").read_text())["skipped"]
+    assert {s["path"] for s in listed} == set(skipped)
+    assert not list((tmp_path / "ds" / "images").glob("03_*"))
+
+
+def test_template_fields_mapped_through_homography(tmp_path):
+    fields = {
+        "photo": {"quad": [[10, 10], [60, 10], [60, 80], [10, 80]], "value": ""},
+        "surname": {"quad": [[80, 20], [180, 20], [180, 35], [80, 35]], "value": "X"},
+        "signature": {"quad": [[80, 60], [150, 60], [150, 90], [80, 90]]},
+    }
+    quad = [[8, 6], [55, 9], [52, 35], [5, 31]]
+    root = tmp_path / "midv"
+    write_type(root, TYPE, {"CA01_01": quad}, template=(fields, (100, 200)))
+    report = convert_midv(root, tmp_path / "ds", fields=True)
+    assert report.images == 1 and report.skipped == []
+    h = homography([[0, 0], [200, 0], [200, 100], [0, 100]], quad)
+    doc = convex_mask(quad, (40, 60))
+    expected = doc.astype(np.uint8)
+    parts = {}
+    for name, cls in (("surname", "text"), ("signature", "signature"), ("photo", "portrait")):
+        part = convex_mask(apply(h, fields[name]["quad"]), (40, 60)) & doc
+        expected[part] = CLASS_NAMES.index(cls)
+        parts[name] = part
+    mask = read_mask(tmp_path / "ds" / "masks" / f"{TYPE}_CA01_01.png")
+    assert np.array_equal(mask, expected)
+    assert {int(v) for v in np.unique(mask)} == {0, 1, 2, 4, 5}
+    coco = COCO(str(tmp_path / "ds" / "coco.json"))
+    anns = {a.get("field_name", "document"): a for a in coco.loadAnns(coco.getAnnIds())}
+    assert anns["photo"]["category_id"] == CLASS_NAMES.index("portrait")
+    for name, part in parts.items():
+        assert anns[name]["area"] == int(part.sum())
+        assert np.array_equal(coco.annToMask(anns[name]).astype(bool), part)
+    record = json.loads((tmp_path / "ds" / "quads" / f"{TYPE}_CA01_01.json").read_text())
+    assert record["quad"] == quad
+    assert {f["name"]: f["class"] for f in record["fields"]} == {
+        "photo": "portrait",
+        "surname": "text",
+        "signature": "signature",
+    }
+
+
+def test_map_regions_matches_numpy_homography():
+    from idseg.data.convert_geometry import Region
+
+    quad = np.array([[3.5, 2.0], [90.0, 11.0], [80.0, 70.0], [-4.0, 50.0]])
+    poly = np.array([[10.0, 5.0], [40.0, 5.0], [40.0, 25.0], [10.0, 25.0]])
+    (mapped,) = map_regions([Region("x", "text", poly)], (50, 100), quad)
+    h = homography([[0, 0], [100, 0], [100, 50], [0, 50]], quad)
+    assert np.allclose(mapped.polygon, apply(h, poly), atol=1e-3)
+
+
+def test_every_nth_frame_png_and_type_filter(tree, tmp_path):
+    write_type(tree, TYPE, {"CA01_03": INSIDE})
+    report = convert_midv(tree, tmp_path / "ds", every=2, image_format="png", types=["1"])
+    names = sorted(p.name for p in (tmp_path / "ds" / "images").iterdir())
+    assert names == [f"{TYPE}_CA01_01.png", f"{TYPE}_CA01_03.png", f"{TYPE}_TS01_01.png"]
+    assert report.images == 3
+    png = cv2.imread(str(tmp_path / "ds" / "images" / f"{TYPE}_CA01_01.png"))
+    src = cv2.imread(str(tree / TYPE / "images" / "CA" / "CA01_01.tif"))
+    assert np.array_equal(png, src)
+
+
+def test_output_folder_guards(tree, tmp_path):
+    with pytest.raises(InputError, match="outside"):
+        convert_midv(tree, tree / "ds")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "mine.txt").write_text("keep")
+    with pytest.raises(InputError, match="not empty"):
+        convert_midv(tree, busy)
+    assert (busy / "mine.txt").read_text() == "keep"
+    convert_midv(tree, tmp_path / "ds")
+    convert_midv(tree, tmp_path / "ds", types=["2"])  # an earlier dataset is replaced whole
+    assert len(list((tmp_path / "ds" / "images").iterdir())) == 1
+    with pytest.raises(InputError, match="no MIDV type folder"):
+        convert_midv(tmp_path / "busy", tmp_path / "ds2")

@@ -93,6 +93,11 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".") or "_"
 
 
+def _number(value: float) -> float | int:
+    """An integral coordinate as an int (MIDV writes integers), any other as a float."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def _inside(path: Path, folder: Path) -> bool:
     path, folder = path.resolve(), folder.resolve()
     return path == folder or folder in path.parents
@@ -192,15 +197,21 @@ class DatasetWriter:
             raise InputError(f"two images map to the same output name {stem!r}")
         document = as_polygon(quad, "the document quad")
         name, hw = self._write_image(image, stem)
-        labels, doc, parts = label_image(hw, document, regions)
-        save_label_png(labels, self.folder / "masks" / f"{stem}.png")
-        record: dict[str, Any] = {"quad": [[float(x), float(y)] for x, y in document]}
-        if regions:
-            record["fields"] = [
-                {"name": r.name, "class": r.cls, "polygon": np.round(r.polygon, 3).tolist()}
-                for r in regions
-            ]
-        atomic_write_json(self.folder / "quads" / f"{stem}.json", record)
+        written = [self.folder / "images" / name, self.folder / "masks" / f"{stem}.png"]
+        try:
+            labels, doc, parts = label_image(hw, document, regions)
+            save_label_png(labels, written[1])
+            record: dict[str, Any] = {"quad": [[_number(v) for v in p] for p in document]}
+            if regions:
+                record["fields"] = [
+                    {"name": r.name, "class": r.cls, "polygon": np.round(r.polygon, 3).tolist()}
+                    for r in regions
+                ]
+            atomic_write_json(self.folder / "quads" / f"{stem}.json", record)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
         self._add_coco(name, hw, doc, regions, parts)
         counts = np.bincount(labels.ravel(), minlength=len(CLASS_NAMES))
         for i, cls in enumerate(CLASS_NAMES):
