@@ -41,7 +41,8 @@ class Template:
         decos: Decorative elements in mm (band, title, logo, hologram, ghost, rule).
         style: Colours, pattern, emblem, fonts and label languages.
         doc_code: Document code of the MRZ (``P`` passports, ``I``/``ID`` identity cards...).
-        title: Key of :data:`~idseg.documents.synth.styles.TITLES` (ID kinds).
+        title: Key of :data:`~idseg.documents.synth.styles.TITLES` (ID kinds), or the
+            organisation named in the letterhead (pages).
         jitter_mm: Largest shift of a zone group per document, mm.
     """
 
@@ -119,7 +120,6 @@ def _style(
     fonts: tuple[str, str, str] = ("sans", "sans", "sans-bold"),
     languages: tuple[str, ...] = ("en",),
     date_format: str = "DD MMM YYYY",
-    title: str = "",
 ) -> Style:
     return Style(
         background,
@@ -138,7 +138,6 @@ def _style(
         fonts[2],
         languages,
         date_format,
-        title,
     )
 
 

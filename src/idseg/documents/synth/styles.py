@@ -179,7 +179,6 @@ class Style:
         title_font: Font name of the title.
         languages: Label languages, joined with `` / `` (e.g. ``("en", "fr")``).
         date_format: One of :data:`DATE_FORMATS`.
-        title: Key of :data:`TITLES`, or the page's organisation line for pages.
     """
 
     background: tuple[Color, Color]
@@ -198,7 +197,6 @@ class Style:
     title_font: str
     languages: tuple[str, ...]
     date_format: str
-    title: str
 
     def __post_init__(self) -> None:
         if self.pattern not in PATTERNS:

@@ -1,0 +1,255 @@
+"""Flat synthetic documents: sizes, determinism, field geometry against the drawn pixels, MRZ."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from idseg.documents.classes import FIELD_CLASSES, KINDS
+from idseg.documents.synth.blueprints import MAX_JITTER_MM
+from idseg.documents.synth.identity import random_identity
+from idseg.documents.synth.layouts import TEMPLATES, get_template, list_templates
+from idseg.documents.synth.mrz import mrz_lines, parse_mrz
+from idseg.documents.synth.render import render_document, rounded_alpha
+from idseg.documents.synth.zones import MRZ_PITCH_MM, MRZ_SPECS
+from idseg.errors import InputError
+
+PPM = 4.0  # low resolution keeps the suite fast; geometry rules do not depend on it
+
+
+@pytest.fixture(scope="module")
+def docs():
+    """Two documents of every template at PPM, and the seeds that made them."""
+    out = {}
+    for i, name in enumerate(list_templates()):
+        for seed in (i, 100 + i):
+            out[(name, seed)] = render_document(
+                np.random.default_rng(seed), template=name, px_per_mm=PPM
+            )
+    return out
+
+
+def _centre_mask(poly: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Pixels whose centre lies inside an axis-aligned rectangle (pixel-centre coordinates)."""
+    x0, y0 = poly.min(axis=0)
+    x1, y1 = poly.max(axis=0)
+    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]]
+    return (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+
+
+def test_at_least_twelve_templates_covering_every_kind():
+    assert len(TEMPLATES) >= 12
+    assert {t.kind for t in TEMPLATES.values()} == set(KINDS)
+    td1 = [get_template(n) for n in list_templates("td1")]
+    assert 0 < sum(t.has_mrz for t in td1) < len(td1)  # a share of TD1s carries an MRZ
+    assert all(get_template(n).has_mrz for n in list_templates("td3") + list_templates("td2"))
+    assert not any(get_template(n).has_mrz for n in list_templates("a4") + list_templates("letter"))
+
+
+def test_unknown_names_are_refused_with_a_suggestion():
+    with pytest.raises(InputError, match="td1_blue_wave"):
+        get_template("td1_blue_wav")
+    with pytest.raises(InputError, match="td3"):
+        list_templates("td4")
+    with pytest.raises(InputError, match="td1"):
+        render_document(np.random.default_rng(0), kind="td3", template="td1_blue_wave")
+    with pytest.raises(InputError, match="px_per_mm"):
+        render_document(np.random.default_rng(0), px_per_mm=0.5)
+
+
+def test_mrz_zone_follows_icao_geometry():
+    for kind, spec in MRZ_SPECS.items():
+        k = KINDS[kind]
+        for name in list_templates(kind):
+            zones = [z for z in get_template(name).zones if z.cls == "mrz"]
+            if not zones:
+                continue
+            (z,) = zones
+            assert z.w == pytest.approx(k.mrz_chars * MRZ_PITCH_MM)
+            assert z.y + z.h == pytest.approx(k.height_mm)
+            assert len(spec.centres) == k.mrz_lines == z.lines
+    assert MRZ_SPECS["td3"].zone_h == pytest.approx(23.2)
+
+
+def test_jittered_zones_never_overlap_and_stay_within_tolerance():
+    for t in TEMPLATES.values():
+        for seed in range(30):
+            zones, _ = t.layout(np.random.default_rng(seed))
+            for a, b in zip(zones, t.zones, strict=True):
+                assert abs(a.x - b.x) <= MAX_JITTER_MM and abs(a.y - b.y) <= MAX_JITTER_MM
+            for i, a in enumerate(zones):
+                for b in zones[i + 1 :]:
+                    apart = (
+                        a.x + a.w <= b.x or b.x + b.w <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y
+                    )
+                    assert apart, (t.name, a.name, b.name)
+
+
+def test_same_seed_gives_identical_documents():
+    a = render_document(np.random.default_rng(7), px_per_mm=PPM)
+    b = render_document(np.random.default_rng(7), px_per_mm=PPM)
+    assert a.template == b.template
+    assert a.image.tobytes() == b.image.tobytes() and a.alpha.tobytes() == b.alpha.tobytes()
+    assert [(f.name, f.cls, f.text) for f in a.fields] == [
+        (f.name, f.cls, f.text) for f in b.fields
+    ]
+    assert all(
+        np.array_equal(f.polygon, g.polygon) for f, g in zip(a.fields, b.fields, strict=True)
+    )
+    c = render_document(np.random.default_rng(8), template=a.template, px_per_mm=PPM)
+    assert c.image.tobytes() != a.image.tobytes()
+
+
+def test_every_template_renders_at_its_kind_size(docs):
+    for (name, _), doc in docs.items():
+        k = KINDS[get_template(name).kind]
+        assert doc.kind == k.name and doc.template == name and doc.px_per_mm == PPM
+        h, w = round(k.height_mm * PPM), round(k.width_mm * PPM)
+        assert doc.image.shape == (h, w, 3) and doc.image.dtype == np.uint8
+        assert doc.alpha.shape == (h, w) and doc.alpha.dtype == np.float32
+        assert set(doc.ink) == {f.name for f in doc.fields}
+        assert {f.cls for f in doc.fields} <= set(FIELD_CLASSES)
+        assert len({f.name for f in doc.fields}) == len(doc.fields)
+
+
+def test_size_follows_resolution():
+    doc = render_document(np.random.default_rng(0), template="td1_blue_wave", px_per_mm=8.0)
+    assert doc.image.shape[:2] == (432, 685)  # 53.98 x 85.6 mm at 8 px/mm, rounded
+
+
+def test_polygons_are_tight_rectangles_around_the_ink(docs):
+    for (name, _), doc in docs.items():
+        hw = doc.alpha.shape
+        for f in doc.fields:
+            ink = doc.ink[f.name]
+            assert f.polygon.shape == (4, 2) and f.polygon.dtype == np.float32
+            (x0, y0), (x1, y1) = f.polygon[0], f.polygon[2]
+            assert f.polygon.tolist() == [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]  # clockwise
+            assert -0.5 <= x0 < x1 <= hw[1] - 0.5 and -0.5 <= y0 < y1 <= hw[0] - 0.5, (name, f.name)
+            inside = _centre_mask(f.polygon, hw)
+            assert not (ink & ~inside).any(), (name, f.name)  # 100 % of the ink inside
+            rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+            assert (cols[0] - 0.5, cols[-1] + 0.5, rows[0] - 0.5, rows[-1] + 0.5) == (
+                x0,
+                x1,
+                y0,
+                y1,
+            )
+
+
+def test_fields_of_different_names_do_not_overlap(docs):
+    for (name, _), doc in docs.items():
+        boxes = [(f.name, f.polygon.min(axis=0), f.polygon.max(axis=0)) for f in doc.fields]
+        for i, (na, lo_a, hi_a) in enumerate(boxes):
+            for nb, lo_b, hi_b in boxes[i + 1 :]:
+                apart = (hi_a <= lo_b).any() or (hi_b <= lo_a).any()
+                assert apart, (name, na, nb)
+
+
+def test_expected_fields_per_kind(docs):
+    for (name, _), doc in docs.items():
+        classes = {f.cls for f in doc.fields}
+        t = get_template(name)
+        if t.kind in ("td2", "td3"):
+            assert {"portrait", "mrz", "text", "signature"} <= classes
+        if t.kind in ("a4", "letter"):
+            assert {"text", "signature"} <= classes and not {"mrz", "portrait"} & classes
+        assert ("barcode" in classes) == any(z.cls == "barcode" for z in t.zones)
+        assert ("mrz" in classes) == t.has_mrz
+
+
+def test_mrz_text_is_the_identity_mrz(docs):
+    checked = 0
+    for (name, seed), doc in docs.items():
+        t = get_template(name)
+        if not t.has_mrz:
+            continue
+        rng = np.random.default_rng(seed)
+        # render_document draws the template (only when not given), then the identity, first
+        expected = mrz_lines(t.kind, random_identity(rng), t.doc_code)
+        (mrz,) = [f for f in doc.fields if f.cls == "mrz"]
+        assert mrz.text.split("\n") == expected
+        parsed = parse_mrz(expected)
+        assert parsed["valid"] and parsed["format"] == t.kind
+        checked += 1
+    assert checked >= 8
+
+
+def test_mrz_ink_has_one_band_per_line_at_the_standard_position():
+    doc = render_document(np.random.default_rng(3), template="td3_navy_guilloche", px_per_mm=8.0)
+    ink = doc.ink["mrz"]
+    rows = np.flatnonzero(ink.any(axis=1))
+    bands = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+    assert len(bands) == 2
+    h = doc.image.shape[0]
+    for band, centre_mm in zip(bands, MRZ_SPECS["td3"].centres, strict=True):
+        centre = (band[0] + band[-1]) / 2
+        assert abs((h - centre) / 8.0 - centre_mm) < MAX_JITTER_MM + 0.5
+        assert 1.8 < (band[-1] - band[0] + 1) / 8.0 < 3.2  # character height ~2.35 mm
+    cols = np.flatnonzero(ink.any(axis=0))
+    assert (cols[-1] - cols[0]) / 8.0 == pytest.approx(43 * MRZ_PITCH_MM, abs=2.5)
+
+
+def test_portrait_ink_is_the_photo_rectangle(docs):
+    for (_, _), doc in docs.items():
+        for f in doc.fields:
+            if f.cls == "portrait":
+                assert doc.ink[f.name].sum() == _centre_mask(f.polygon, doc.alpha.shape).sum()
+
+
+def test_text_fields_record_their_text(docs):
+    for (_, _), doc in docs.items():
+        for f in doc.fields:
+            if f.cls in ("text", "mrz"):
+                assert f.text and f.text.strip()
+            if f.cls in ("portrait", "signature"):
+                assert f.text is None
+
+
+def test_rendered_ink_differs_from_the_background():
+    doc = render_document(np.random.default_rng(5), template="td3_grey_mesh", px_per_mm=8.0)
+    img = doc.image.astype(float).mean(axis=2)
+    for f in doc.fields:
+        if f.cls in ("text", "mrz"):
+            strong = img[doc.ink[f.name]].min()
+            assert strong < 90, f.name  # dark print is really on the image
+
+
+def test_alpha_has_rounded_corners_and_square_pages(docs):
+    for (name, _), doc in docs.items():
+        a = doc.alpha
+        h, w = a.shape
+        assert a[h // 2, w // 2] == 1.0 and a.min() >= 0.0 and a.max() <= 1.0
+        corners = [a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]]
+        if KINDS[get_template(name).kind].corner_radius_mm > 0:
+            assert corners == [0.0, 0.0, 0.0, 0.0]
+            assert 0.0 < a[0, :20].mean() < 1.0  # antialiased ramp along the top edge
+        else:
+            assert (a == 1.0).all()
+
+
+def test_rounded_alpha_matches_the_circle():
+    a = rounded_alpha(100, 200, 30.0)
+    ys, xs = np.mgrid[0:30, 0:30] + 0.5
+    d = np.hypot(30 - xs, 30 - ys)
+    assert ((d < 29.5) <= (a[:30, :30] == 1.0)).all()
+    assert ((d > 30.5) <= (a[:30, :30] == 0.0)).all()
+    assert np.array_equal(a, a[::-1, ::-1]) and np.array_equal(a, a[:, ::-1])
+
+
+def test_render_speed_is_reported(capsys):
+    timings = {}
+    for kind in KINDS:
+        rng = np.random.default_rng(11)
+        render_document(rng, kind=kind)  # warm fonts and caches
+        start = time.perf_counter()
+        for _ in range(2):
+            render_document(rng, kind=kind)
+        timings[kind] = (time.perf_counter() - start) / 2 * 1000
+    with capsys.disabled():
+        print(
+            "\nrender_document at 8 px/mm, ms per document:",
+            {k: round(v) for k, v in timings.items()},
+        )
