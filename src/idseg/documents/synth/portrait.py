@@ -36,7 +36,7 @@ _BACKGROUNDS: tuple[Colour, ...] = (
     (236, 240, 244), (220, 228, 238), (245, 245, 240), (230, 232, 228), (210, 222, 235),
     (240, 236, 226), (250, 250, 250), (200, 212, 224),
 )  # fmt: skip
-_MIN_SIDE = 16
+_MIN_SIDE = 8
 _MAX_SIDE = 4096
 
 
@@ -240,8 +240,8 @@ def draw_portrait(
 
     Args:
         rng: NumPy random generator (consumed); the same state gives the same pixels.
-        width: Image width in pixels (16 to 4096).
-        height: Image height in pixels (16 to 4096).
+        width: Image width in pixels (8 to 4096).
+        height: Image height in pixels (8 to 4096).
 
     Returns:
         ``(rgb, person)``: an ``H x W x 3`` uint8 image and an ``H x W`` bool mask of the figure's
