@@ -431,3 +431,29 @@ def test_output_folder_guards(tree, tmp_path):
     assert len(list((tmp_path / "ds" / "images").iterdir())) == 1
     with pytest.raises(InputError, match="no MIDV type folder"):
         convert_midv(tmp_path / "busy", tmp_path / "ds2")
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def test_cli_download_and_convert(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from idseg.cli.midv import app
+
+    monkeypatch.delenv("IDSEG_OFFLINE", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["download", "midv500", "-o", str(tmp_path / "m"), "--types", "1"])
+    assert result.exit_code == 2 and "FTP" in result.output
+    (tmp_path / "zips").mkdir()
+    (tmp_path / "zips" / f"{TYPE}.zip").write_bytes(type_zip())
+    args = ["download", "midv500", "-o", str(tmp_path / "m"), "--types", "alb_id", "--json"]
+    result = runner.invoke(app, [*args, "--archives", str(tmp_path / "zips")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["extracted"] == [TYPE]
+    result = runner.invoke(app, ["convert", str(tmp_path / "m"), "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    assert "midv500: 1 images" in result.output
+    assert (tmp_path / "ds" / "masks" / f"{TYPE}_CA01_01.png").is_file()
+    result = runner.invoke(app, ["convert", str(tmp_path / "zips"), "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2

@@ -123,7 +123,7 @@ def output_folder(out: Path, inputs: Sequence[Path], overwrite: bool = False) ->
     if out.is_dir() and not overwrite and not dataset and any(out.iterdir()):
         raise InputError(
             f"the output folder {out} is not empty and holds no dataset.json; "
-            "choose an empty folder or pass overwrite=True (--overwrite) to replace it"
+            "choose an empty folder, or pass overwrite=True (--force) to replace it"
         )
     with atomic_dir(out) as tmp:
         yield tmp
