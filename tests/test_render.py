@@ -253,3 +253,17 @@ def test_render_speed_is_reported(capsys):
             "\nrender_document at 8 px/mm, ms per document:",
             {k: round(v) for k, v in timings.items()},
         )
+
+
+def test_lowest_resolution_keeps_every_field_and_rule():
+    for name in list_templates():
+        doc = render_document(np.random.default_rng(1), template=name, px_per_mm=2.0)
+        t = get_template(name)
+        assert {f.cls for f in doc.fields} == {z.cls for z in t.zones}, name
+        boxes = []
+        for f in doc.fields:
+            assert not (doc.ink[f.name] & ~_centre_mask(f.polygon, doc.alpha.shape)).any()
+            boxes.append((f.polygon.min(axis=0), f.polygon.max(axis=0)))
+        for i, (lo_a, hi_a) in enumerate(boxes):
+            for lo_b, hi_b in boxes[i + 1 :]:
+                assert (hi_a <= lo_b).any() or (hi_b <= lo_a).any(), name

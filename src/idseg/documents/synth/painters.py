@@ -28,6 +28,7 @@ from idseg.documents.synth.patterns import blend
 from idseg.documents.synth.portrait import draw_portrait
 from idseg.documents.synth.styles import label_text
 from idseg.documents.synth.zones import LABEL_MM, LINE_PITCH, MRZ_PITCH_MM, MRZ_SPECS, Zone
+from idseg.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -240,11 +241,12 @@ def _barcode_text(ctx: Ctx, symbology: str) -> str:
     return f"{ctx.ident.issuing_state}{ref}{ctx.ident.document_number}"
 
 
-def paint_barcode(ctx: Ctx, zone: Zone) -> Painted:
+def paint_barcode(ctx: Ctx, zone: Zone) -> Painted | None:
     """Draw a PDF417 (AAMVA-like record) or Code 128 symbol, as large as fits, centred.
 
     The symbol's area (quiet zone included) is lightened so that it reads; the field's ink is
-    the dark modules only.
+    the dark modules only. At low resolutions, where the whole record cannot fit one module per
+    pixel, the encoded text is halved until it fits (``None`` if nothing fits).
 
     Example:
         >>> from idseg.documents.synth.render import render_document
@@ -255,7 +257,15 @@ def paint_barcode(ctx: Ctx, zone: Zone) -> Painted:
     x0, y0, x1, y1 = box_px(ctx, zone.x, zone.y, zone.w, zone.h)
     text = _barcode_text(ctx, zone.content)
     fit = barcode.fit_pdf417 if zone.content == "pdf417" else barcode.fit_code128
-    code = fit(text, x1 - x0, y1 - y0)
+    while True:
+        try:
+            code = fit(text, x1 - x0, y1 - y0)
+            break
+        except InputError:
+            if len(text) <= 1:
+                logger.debug("no %s symbol fits %dx%d px", zone.content, x1 - x0, y1 - y0)
+                return None
+            text = text[: len(text) // 2]
     h, w = code.bars.shape
     bx, by = x0 + (x1 - x0 - w) // 2, y0 + (y1 - y0 - h) // 2
     blend(ctx.canvas[by : by + h, bx : bx + w], np.ones((h, w), np.float32), (255, 255, 255), 0.7)
