@@ -40,13 +40,18 @@ PEN_INKS = ((16, 28, 110), (20, 20, 28), (40, 40, 120))
 
 @dataclass
 class Ctx:
-    """Everything a painter needs: the canvas and the document being made."""
+    """Everything a painter needs: the canvas and the document being made.
+
+    ``text_scale`` (at most 1) shrinks the visual-zone text of one document, for variety; the MRZ
+    keeps its standard size.
+    """
 
     canvas: np.ndarray
     ppm: float
     template: Template
     ident: Identity
     rng: np.random.Generator
+    text_scale: float = 1.0
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -98,7 +103,8 @@ def _value_box(ctx: Ctx, zone: Zone) -> tuple[int, int, int, int]:
 def _single(ctx: Ctx, zone: Zone, value: str) -> Painted:
     style = ctx.template.style
     x0, y0, x1, y1 = _value_box(ctx, zone)
-    cov, text = draw.text_line(style.text_font, value, zone.size * ctx.ppm, x1 - x0, y1 - y0)
+    cap = zone.size * ctx.ppm * ctx.text_scale
+    cov, text = draw.text_line(style.text_font, value, cap, x1 - x0, y1 - y0)
     _lay(ctx, cov, x0, y0, style.ink)
     return Painted(cov, x0, y0, text)
 
@@ -106,7 +112,7 @@ def _single(ctx: Ctx, zone: Zone, value: str) -> Painted:
 def _multi(ctx: Ctx, zone: Zone, lines: list[str]) -> Painted:
     style = ctx.template.style
     x0, y0, x1, y1 = _value_box(ctx, zone)
-    cap, pitch = zone.size * ctx.ppm, zone.size * LINE_PITCH * ctx.ppm
+    cap, pitch = zone.size * ctx.ppm * ctx.text_scale, zone.size * LINE_PITCH * ctx.ppm
     cov, drawn = draw.text_lines(style.text_font, lines, cap, pitch, x1 - x0, y1 - y0)
     _lay(ctx, cov, x0, y0, style.ink)
     return Painted(cov, x0, y0, "\n".join(drawn))
@@ -114,7 +120,7 @@ def _multi(ctx: Ctx, zone: Zone, lines: list[str]) -> Painted:
 
 def _paragraph_lines(ctx: Ctx, zone: Zone, width: int) -> list[str]:
     name = ctx.template.style.text_font
-    size = draw.size_for_cap(name, zone.size * ctx.ppm)
+    size = draw.size_for_cap(name, zone.size * ctx.ppm * ctx.text_scale)
     lines = draw.wrap(name, content.paragraph(ctx.rng, 30 * zone.lines), size, width, zone.lines)
     keep = max(1, int(len(lines[-1].split()) * ctx.rng.uniform(0.3, 1.0)))
     lines[-1] = " ".join(lines[-1].split()[:keep]).rstrip(",") + "."
@@ -137,7 +143,7 @@ def _table(ctx: Ctx, zone: Zone) -> Painted:
     for c in cols:
         c = min(c, w - rule)
         cov[:, c : c + rule] = 1.0
-    cap = zone.size * ctx.ppm
+    cap = zone.size * ctx.ppm * ctx.text_scale
     pad = rule + max(1, round(0.8 * ctx.ppm))
     cells = []
     for r, row in enumerate(rows):

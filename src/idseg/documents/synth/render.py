@@ -183,7 +183,7 @@ def render_document(
     ident = random_identity(rng)
     zones, decos = t.layout(rng)
     canvas = decor.background(t.style, h, w, px_per_mm, rng)
-    ctx = Ctx(canvas, float(px_per_mm), t, ident, rng)
+    ctx = Ctx(canvas, float(px_per_mm), t, ident, rng, float(rng.uniform(0.88, 1.0)))
     decor.under(ctx, decos)
     fields: list[Field] = []
     ink: dict[str, np.ndarray] = {}
