@@ -1,0 +1,317 @@
+"""Scene composition: the ground truth (quads, class masks, fields, occluders) matches the pixels.
+
+Documents here are hand-made flat images with known content: four quadrant colours (to tell the
+document's own top-left), a grey portrait, a dark-blue text line and a black MRZ-like stripe of
+bars, which is the only black ink on the document. Expectations are computed independently of
+idseg's rasteriser: a brute-force even-odd point-in-polygon test at pixel centres and exact
+point-to-segment distances.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from idseg.documents.classes import class_index
+from idseg.documents.synth.render import Field, RenderedDocument
+from idseg.documents.synth.scene import SceneOptions, compose_scene
+from idseg.errors import InputError
+
+HW = (240, 320)
+#: Pixel centres this close to a quad edge may go either way: OpenCV warps at 1/32 pixel.
+BAND = 0.05
+#: Within this distance of a corner, bilinear alpha crosses 0.5 on a curve, not the sharp corner.
+CORNER = 1.0
+QUADRANTS = [(210, 60, 50), (60, 190, 80), (70, 90, 210), (220, 200, 60)]  # TL, TR, BR, BL
+
+
+def _rounded(h: int, w: int, r: float) -> np.ndarray:
+    if r <= 0:
+        return np.ones((h, w), np.float32)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = np.clip(xs, r - 0.5, w - 0.5 - r), np.clip(ys, r - 0.5, h - 0.5 - r)
+    return np.clip(r - np.hypot(xs - cx, ys - cy) + 0.5, 0, 1).astype(np.float32)
+
+
+def _rect(x0, y0, x1, y1):
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+def flat_document(w: int = 300, h: int = 190, radius: float = 0.0) -> RenderedDocument:
+    """A flat card with quadrant colours, a portrait, a text line and a black MRZ stripe."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[: h // 2, : w // 2], img[: h // 2, w // 2 :] = QUADRANTS[0], QUADRANTS[1]
+    img[h // 2 :, w // 2 :], img[h // 2 :, : w // 2] = QUADRANTS[2], QUADRANTS[3]
+    portrait = _rect(19.5, 19.5, 89.5, 109.5)  # pixel edges: columns 20..89, rows 20..109
+    img[20:110, 20:90] = (150, 150, 150)
+    text = _rect(119.5, 29.5, 259.5, 41.5)
+    text_ink = np.zeros((h, w), bool)
+    text_ink[30:42, 120:260:4] = True
+    img[text_ink] = (0, 0, 120)
+    mrz = _rect(14.5, 139.5, 285.5, 175.5)
+    ink = np.zeros((h, w), bool)
+    for row in (140, 160):
+        ink[row : row + 16, 15:286] = (np.arange(15, 286) % 5) < 3
+    img[ink] = (0, 0, 0)
+    fields = [
+        Field("portrait", portrait, "portrait"),
+        Field("text", text, "surname", "DOE"),
+        Field("mrz", mrz, "mrz", "P<UTODOE<<JOHN"),
+    ]
+    return RenderedDocument(
+        "td1",
+        "hand-made",
+        img,
+        _rounded(h, w, radius),
+        fields,
+        {"mrz": ink, "surname": text_ink},
+        3.5,
+    )
+
+
+def _inside(poly: np.ndarray, hw=HW) -> np.ndarray:
+    """Brute force even-odd test of every pixel centre (ray towards +x)."""
+    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float64)
+    inside = np.zeros(hw, bool)
+    n = len(poly)
+    for k in range(n):
+        (x0, y0), (x1, y1) = poly[k], poly[(k + 1) % n]
+        if y0 == y1:
+            continue
+        crosses = (ys >= min(y0, y1)) & (ys < max(y0, y1))
+        xc = x0 + (ys - y0) * (x1 - x0) / (y1 - y0)
+        inside ^= crosses & (xc > xs)
+    return inside
+
+
+def _near_edges(poly: np.ndarray, dist: float, hw=HW) -> np.ndarray:
+    """Pixel centres closer than ``dist`` to an edge, or than :data:`CORNER` to a corner."""
+    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float64)
+    best = np.full(hw, np.inf)
+    corner = np.zeros(hw, bool)
+    for k in range(len(poly)):
+        a, b = poly[k].astype(np.float64), poly[(k + 1) % len(poly)].astype(np.float64)
+        d = b - a
+        t = np.clip(((xs - a[0]) * d[0] + (ys - a[1]) * d[1]) / max(d @ d, 1e-12), 0, 1)
+        best = np.minimum(best, np.hypot(xs - a[0] - t * d[0], ys - a[1] - t * d[1]))
+        corner |= np.hypot(xs - a[0], ys - a[1]) < CORNER
+    return (best < dist) | corner
+
+
+def _iou(a, b):
+    union = (a | b).sum()
+    return 1.0 if union == 0 else (a & b).sum() / union
+
+
+PLAIN = SceneOptions.plain(max_tilt_deg=40.0, p_upright=0.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_quad_raster_equals_document_mask(seed):
+    doc = flat_document()
+    scene = compose_scene(np.random.default_rng(seed), [doc], HW, PLAIN)
+    quad = scene.instances[0].quad
+    expected = _inside(quad)
+    band = _near_edges(quad, BAND)
+    got = scene.class_mask >= 1
+    assert expected.sum() > 500
+    assert np.array_equal(got[~band], expected[~band])
+    assert band.sum() < 0.1 * expected.sum()
+    assert scene.instances[0].visible_fraction == pytest.approx(1.0, abs=0.02)
+    assert not scene.instances[0].occluded and not scene.instances[0].truncated
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_quad_starts_at_the_documents_own_top_left_and_runs_clockwise(seed):
+    doc = flat_document()
+    h, w = doc.alpha.shape
+    doc.image[: h // 2, : w // 2], doc.image[: h // 2, w // 2 :] = QUADRANTS[0], QUADRANTS[1]
+    doc.image[h // 2 :, w // 2 :], doc.image[h // 2 :, : w // 2] = QUADRANTS[2], QUADRANTS[3]
+    opts = SceneOptions.plain(p_upright=0.0, max_tilt_deg=30.0, scale=(0.6, 0.8))
+    scene = compose_scene(np.random.default_rng(seed), [doc], HW, opts)
+    inst = scene.instances[0]
+    quad = inst.quad
+    # Clockwise on screen (y down): positive shoelace sum.
+    x, y = quad[:, 0], quad[:, 1]
+    assert np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)) > 0
+    # A point a fifth of the way from each corner towards the centre shows that corner's colour.
+    centre = quad.mean(axis=0)
+    for k, colour in enumerate(QUADRANTS):
+        px, py = np.rint(quad[k] + 0.2 * (centre - quad[k])).astype(int)
+        if 0 <= px < HW[1] and 0 <= py < HW[0]:
+            assert np.abs(scene.image[py, px].astype(int) - colour).max() <= 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_out_of_frame_documents_keep_exact_masks(seed):
+    doc = flat_document()
+    opts = SceneOptions.plain(p_out_of_frame=1.0, p_upright=0.0, scale=(0.5, 0.9))
+    scene = compose_scene(np.random.default_rng(seed), [doc], HW, opts)
+    inst = scene.instances[0]
+    assert inst.truncated
+    quad = inst.quad
+    outside = (
+        (quad[:, 0] < -0.5)
+        | (quad[:, 0] > HW[1] - 0.5)
+        | (quad[:, 1] < -0.5)
+        | (quad[:, 1] > HW[0] - 0.5)
+    )
+    assert outside.any()
+    band = _near_edges(quad, BAND)
+    assert np.array_equal((scene.class_mask >= 1)[~band], _inside(quad)[~band])
+    assert inst.visible_fraction < 0.97
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rounded_corners_only_differ_near_the_corners(seed):
+    doc = flat_document(radius=12.0)
+    scene = compose_scene(np.random.default_rng(seed), [doc], HW, PLAIN)
+    quad = scene.instances[0].quad
+    diff = (scene.class_mask >= 1) ^ _inside(quad)
+    diff &= ~_near_edges(quad, BAND)
+    scale = np.sqrt(abs(np.linalg.det(scene.homographies[0][:2, :2]))) + 1.0
+    ys, xs = np.nonzero(diff)
+    if len(ys):
+        d = np.min(np.hypot(xs[:, None] - quad[:, 0], ys[:, None] - quad[:, 1]), axis=1)
+        assert d.max() < 12.0 * 1.5 * scale  # within a corner radius (plus perspective) of a corner
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mrz_mask_covers_the_mrz_ink(seed):
+    doc = flat_document()
+    opts = SceneOptions.plain(p_upright=0.0, scale=(0.5, 0.95))
+    scene = compose_scene(np.random.default_rng(seed), [doc], HW, opts)
+    matrix = scene.homographies[0]
+    ink = (
+        cv2.warpPerspective(
+            doc.ink["mrz"].astype(np.uint8), matrix, HW[::-1], flags=cv2.INTER_NEAREST
+        )
+        > 0
+    )
+    mrz = scene.class_mask == class_index("mrz")
+    assert ink.sum() > 50
+    assert (ink & mrz).sum() >= 0.99 * ink.sum()
+    # The pixels themselves: black ink inside the document (away from its border) is MRZ.
+    inner = cv2.erode((scene.class_mask >= 1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    black = (scene.image.max(axis=2) < 60) & inner
+    assert black.sum() > 20
+    assert (black & mrz).sum() >= 0.99 * black.sum()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_field_polygons_match_field_regions(seed):
+    doc = flat_document()
+    opts = SceneOptions.plain(p_upright=0.0, scale=(0.6, 0.95))
+    scene = compose_scene(np.random.default_rng(seed), [doc], HW, opts)
+    inst = scene.instances[0]
+    assert [f.name for f in inst.fields] == ["portrait", "surname", "mrz"]
+    for fld in inst.fields:
+        region = scene.field_mask(fld)
+        expected = _inside(fld.polygon) & (scene.class_mask >= 1)
+        assert expected.sum() > 30
+        assert _iou(region, expected) >= 0.98
+        assert np.all(scene.class_mask[region] == class_index(fld.cls))
+        assert fld.visible_pixels == region.sum()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_occluders_are_background_and_cut_the_quad(seed):
+    doc = flat_document()
+    opts = SceneOptions.plain(p_hand=1.0, p_object=1.0, p_upright=0.0, scale=(0.4, 0.8))
+    scene = compose_scene(np.random.default_rng(seed), [doc], HW, opts)
+    quad = scene.instances[0].quad
+    band = _near_edges(quad, BAND)
+    expected = _inside(quad) & ~scene.occluder_mask
+    got = scene.class_mask >= 1
+    assert scene.occluder_mask.any()
+    assert np.array_equal(got[~band], expected[~band])
+    assert np.all(scene.class_mask[scene.occluder_mask] == 0)
+    if (_inside(quad) & scene.occluder_mask).any():
+        assert scene.instances[0].occluded
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_upper_documents_hide_lower_ones(seed):
+    docs = [flat_document(), flat_document()]
+    opts = SceneOptions.plain(p_overlap=1.0, scale=(0.6, 0.8), p_upright=0.0)
+    scene = compose_scene(np.random.default_rng(seed), docs, HW, opts)
+    lower, upper = (_inside(inst.quad) for inst in scene.instances)
+    band = _near_edges(scene.instances[0].quad, BAND) | _near_edges(scene.instances[1].quad, BAND)
+    assert np.array_equal(scene.document_mask(1)[~band], upper[~band])
+    assert np.array_equal(scene.document_mask(0)[~band], (lower & ~upper)[~band])
+    if (lower & upper).sum() > 10:
+        assert scene.instances[0].occluded and not scene.instances[1].occluded
+
+
+def test_documents_apart_when_overlap_is_off():
+    docs = [flat_document() for _ in range(3)]
+    opts = SceneOptions.plain(p_overlap=0.0)
+    for seed in range(3):
+        scene = compose_scene(np.random.default_rng(seed), docs, HW, opts)
+        rasters = [_inside(inst.quad) for inst in scene.instances]
+        assert not (rasters[0] & rasters[1]).any() and not (rasters[1] & rasters[2]).any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_photometric_effects_never_move_the_ground_truth(seed):
+    doc = flat_document()
+    effects = {
+        p: 1.0
+        for p in (
+            "p_lighting",
+            "p_shadow",
+            "p_glare",
+            "p_defocus",
+            "p_motion_blur",
+            "p_noise",
+            "p_jpeg",
+            "p_doc_shadow",
+            "p_clutter",
+        )
+    }
+    opts = SceneOptions.plain(**effects)
+    scene = compose_scene(np.random.default_rng(seed), [doc], HW, opts)
+    quad = scene.instances[0].quad
+    band = _near_edges(quad, BAND)
+    assert np.array_equal((scene.class_mask >= 1)[~band], _inside(quad)[~band])
+    plain = compose_scene(np.random.default_rng(seed), [doc], HW, SceneOptions.plain())
+    assert not np.array_equal(scene.image, plain.image)
+
+
+def test_negative_scene_has_an_all_zero_mask():
+    opts = SceneOptions(p_hand=1.0, p_clutter=1.0)
+    for seed in range(3):
+        scene = compose_scene(np.random.default_rng(seed), [], HW, opts)
+        assert scene.instances == [] and scene.homographies == []
+        assert scene.class_mask.shape == HW and not scene.class_mask.any()
+        assert scene.image.shape == (*HW, 3) and scene.image.dtype == np.uint8
+        assert scene.image.std() > 1.0
+
+
+def test_same_seed_same_bytes_and_different_seed_different_image():
+    docs = [flat_document(radius=8.0), flat_document()]
+    opts = SceneOptions(docs_per_scene=(1, 2), p_hand=0.5)
+    a = compose_scene(np.random.default_rng(7), docs, HW, opts)
+    b = compose_scene(np.random.default_rng(7), docs, HW, opts)
+    c = compose_scene(np.random.default_rng(8), docs, HW, opts)
+    assert a.image.tobytes() == b.image.tobytes()
+    assert a.class_mask.tobytes() == b.class_mask.tobytes()
+    assert a.occluder_mask.tobytes() == b.occluder_mask.tobytes()
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_bad_inputs_are_refused():
+    doc = flat_document()
+    with pytest.raises(InputError, match="size"):
+        compose_scene(np.random.default_rng(0), [doc], (8, 8))
+    with pytest.raises(InputError, match="probability"):
+        compose_scene(np.random.default_rng(0), [doc], HW, SceneOptions(p_glare=1.5))
+    bad = flat_document()
+    bad.alpha = bad.alpha[:-1]
+    with pytest.raises(InputError, match="alpha"):
+        compose_scene(np.random.default_rng(0), [bad], HW)
+    wrong = flat_document()
+    wrong.fields[0].cls = "document"
+    with pytest.raises(InputError, match="class"):
+        compose_scene(np.random.default_rng(0), [wrong], HW)
