@@ -15,7 +15,7 @@ import pytest
 
 from idseg.documents.classes import class_index
 from idseg.documents.synth.render import Field, RenderedDocument
-from idseg.documents.synth.scene import SceneOptions, compose_scene
+from idseg.documents.synth.scene import SceneOptions, ScenePlan, compose_scene, plan_scene
 from idseg.errors import InputError
 
 HW = (240, 320)
@@ -315,3 +315,18 @@ def test_bad_inputs_are_refused():
     wrong.fields[0].cls = "document"
     with pytest.raises(InputError, match="class"):
         compose_scene(np.random.default_rng(0), [wrong], HW)
+    with pytest.raises(InputError, match="plan"):
+        compose_scene(np.random.default_rng(0), [doc], HW, plan=ScenePlan((0.5, 0.5), False))
+
+
+def test_a_plan_fixes_the_document_sizes():
+    doc = flat_document()
+    for scale in (0.3, 0.8):
+        plan = ScenePlan((scale,), False)
+        scene = compose_scene(np.random.default_rng(1), [doc], HW, SceneOptions.plain(), plan)
+        quad = scene.instances[0].quad
+        span = quad.max(axis=0) - quad.min(axis=0)
+        assert max(span[0] / HW[1], span[1] / HW[0]) == pytest.approx(scale, rel=1e-6)
+    plan = plan_scene(np.random.default_rng(0), 3, SceneOptions(p_overlap=0.0, scale=(0.2, 0.9)))
+    assert not plan.overlap and len(plan.scales) == 3
+    assert all(0.2 <= s <= 0.9 / 3**0.5 for s in plan.scales)

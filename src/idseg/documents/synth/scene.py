@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from idseg.documents.classes import CLASS_NAMES, class_index
-from idseg.documents.synth import photometric as ph
 from idseg.documents.synth.backgrounds import random_background
 from idseg.documents.synth.camera import place, random_pose
 from idseg.documents.synth.clutter import add_clutter
-from idseg.documents.synth.occluders import hand_over, object_over
+from idseg.documents.synth.occluders import add_occluders
+from idseg.documents.synth.photometric import apply_effects
 from idseg.documents.synth.raster import image_corners
 from idseg.documents.synth.scene_options import MAX_DOCUMENTS, SceneOptions
 from idseg.documents.synth.scene_types import Scene, SceneField, SceneInstance
@@ -39,7 +40,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Scene", "SceneField", "SceneInstance", "SceneOptions", "compose_scene"]
+__all__ = [
+    "Scene",
+    "SceneField",
+    "SceneInstance",
+    "SceneOptions",
+    "ScenePlan",
+    "compose_scene",
+    "plan_scene",
+]
 
 
 def _check(documents: list[RenderedDocument], size: tuple[int, int]) -> tuple[int, int]:
@@ -63,28 +72,59 @@ def _check(documents: list[RenderedDocument], size: tuple[int, int]) -> tuple[in
     return h, w
 
 
+@dataclass(frozen=True)
+class ScenePlan:
+    """Decisions made before documents are rendered, so they can be rendered at the right size.
+
+    Attributes:
+        scales: Per document, the share of the frame it spans in its larger direction.
+        overlap: Whether documents may overlap (otherwise they are kept apart).
+    """
+
+    scales: tuple[float, ...]
+    overlap: bool
+
+
+def plan_scene(
+    rng: np.random.Generator, count: int, options: SceneOptions | None = None
+) -> ScenePlan:
+    """Draw the scale of ``count`` documents and whether they may overlap.
+
+    Scales lean towards the top of the range (``lo + (hi - lo) * sqrt(u)``: most photos of a
+    document are taken close up). Documents kept apart are smaller (the top of the range shrinks
+    by ``sqrt(count)``).
+
+    Example:
+        >>> plan = plan_scene(np.random.default_rng(0), 2, SceneOptions(p_overlap=0.0))
+        >>> len(plan.scales), plan.overlap, max(plan.scales) <= 0.95 / 2**0.5
+        (2, False, True)
+    """
+    opts = options or SceneOptions()
+    overlap = count > 1 and rng.random() < opts.p_overlap
+    lo, hi = opts.scale
+    if count > 1 and not overlap:
+        hi = max(lo, hi / math.sqrt(count))
+    scales = lo + (hi - lo) * np.sqrt(rng.random(count))
+    return ScenePlan(tuple(float(v) for v in scales), bool(overlap))
+
+
 def _placements(
     rng: np.random.Generator,
     documents: list[RenderedDocument],
     hw: tuple[int, int],
     opts: SceneOptions,
+    plan: ScenePlan,
 ) -> list[np.ndarray]:
-    """A homography per document; documents avoid each other unless this scene allows overlap."""
-    n = len(documents)
-    overlap = n > 1 and rng.random() < opts.p_overlap
-    lo, hi = opts.scale
-    if n > 1 and not overlap:
-        hi = max(lo, hi / math.sqrt(n))
+    """A homography per document; documents avoid each other unless the plan allows overlap."""
     placed: list[np.ndarray] = []
     quads: list[np.ndarray] = []
-    for doc in documents:
+    for doc, scale in zip(documents, plan.scales, strict=True):
         flat_wh = (doc.alpha.shape[1], doc.alpha.shape[0])
         pose = random_pose(rng, opts.max_tilt_deg, opts.fov_deg, opts.p_upright)
         out = rng.random() < opts.p_out_of_frame
-        scale = float(rng.uniform(lo, hi))
         matrix = None
         for attempt in range(4):
-            avoid = [] if overlap or attempt == 3 else quads
+            avoid = [] if plan.overlap or attempt == 3 else quads
             matrix = place(rng, pose, flat_wh, hw, scale * 0.8**attempt, out and attempt < 3, avoid)
             if matrix is not None:
                 break
@@ -110,13 +150,21 @@ def compose_scene(
     documents: list[RenderedDocument],
     size: tuple[int, int],
     options: SceneOptions | None = None,
+    plan: ScenePlan | None = None,
 ) -> Scene:
     """Lay ``documents`` (bottom to top) into a random scene of ``size = (height, width)``.
 
     An empty list makes a negative: background and clutter only, an all-zero class mask.
 
+    Args:
+        rng: The only source of randomness: the same state gives byte-identical scenes.
+        documents: Flat documents (:class:`~idseg.documents.synth.render.RenderedDocument`).
+        size: Scene ``(height, width)``.
+        options: Effects and placement; default :class:`SceneOptions`.
+        plan: Scales and overlap decided beforehand (:func:`plan_scene`); drawn here if omitted.
+
     Raises:
-        InputError: A bad size, too many documents, a malformed document, or bad options.
+        InputError: A bad size, too many documents, a malformed document or plan, or bad options.
 
     Example:
         >>> scene = compose_scene(np.random.default_rng(0), [], (120, 160))
@@ -126,7 +174,10 @@ def compose_scene(
     opts = (options or SceneOptions()).validated()
     h, w = _check(documents, size)
     canvas = random_background(rng, h, w)
-    matrices = _placements(rng, documents, (h, w), opts)
+    plan = plan or plan_scene(rng, len(documents), opts)
+    if len(plan.scales) != len(documents) or not all(0.0 < v <= 1.5 for v in plan.scales):
+        raise InputError(f"the plan needs one scale in (0, 1.5] per document, got {plan.scales}")
+    matrices = _placements(rng, documents, (h, w), opts, plan)
     quads = [_quad(d, m) for d, m in zip(documents, matrices, strict=True)]
     units = [_unit(d, q) for d, q in zip(documents, quads, strict=True)]
     unit = float(np.mean(units)) if units else min(h, w) / float(rng.uniform(60.0, 250.0))
@@ -137,7 +188,7 @@ def compose_scene(
     instances, in_frame = _lay_documents(
         rng, canvas, documents, matrices, quads, instance_map, field_map, opts
     )
-    occluder = _occlude(rng, canvas, quads, units, unit, opts)
+    occluder = add_occluders(rng, canvas, quads, units, unit, opts)
     instance_map[occluder] = 0
     field_map[occluder] = 0
     field_classes = np.zeros(1 + sum(len(i.fields) for i in instances), np.uint8)
@@ -148,7 +199,7 @@ def compose_scene(
         field_map > 0, field_classes[field_map], (instance_map > 0).astype(np.uint8)
     )
     _statistics(instances, in_frame, instance_map, field_map, (h, w))
-    image = _photometric(rng, canvas, instances, instance_map, opts)
+    image = apply_effects(rng, canvas, [i.quad for i in instances], instance_map, opts)
     return Scene(image, class_mask.astype(np.uint8), instances, occluder, instance_map, field_map)
 
 
@@ -199,31 +250,6 @@ def _lay_documents(
     return instances, in_frame
 
 
-def _occlude(
-    rng: np.random.Generator,
-    canvas: np.ndarray,
-    quads: list[np.ndarray],
-    units: list[float],
-    unit: float,
-    opts: SceneOptions,
-) -> np.ndarray:
-    """Paste occluders; return the occluder mask (coverage ``>= 0.5``)."""
-    h, w = canvas.shape[:2]
-    coverage = np.zeros((h, w), np.float32)
-    if not quads and rng.random() < opts.p_hand:  # a hand with nothing in it: a hard negative
-        x0, y0 = rng.uniform(0.2, 0.5) * w, rng.uniform(0.2, 0.5) * h
-        fake = np.array(
-            [[x0, y0], [x0 + w * 0.3, y0], [x0 + w * 0.3, y0 + h * 0.3], [x0, y0 + h * 0.3]]
-        )
-        hand_over(rng, canvas, coverage, fake, unit)
-    for quad, u in zip(quads, units, strict=True):
-        if rng.random() < opts.p_hand:
-            hand_over(rng, canvas, coverage, quad, u)
-        if rng.random() < opts.p_object:
-            object_over(rng, canvas, coverage, quad, u)
-    return coverage >= 0.5
-
-
 def _statistics(
     instances: list[SceneInstance],
     in_frame: list[int],
@@ -244,29 +270,3 @@ def _statistics(
         )
         for fld in inst.fields:
             fld.visible_pixels = int(field_counts[fld.id])
-
-
-def _photometric(
-    rng: np.random.Generator,
-    canvas: np.ndarray,
-    instances: list[SceneInstance],
-    instance_map: np.ndarray,
-    opts: SceneOptions,
-) -> np.ndarray:
-    img = canvas
-    if rng.random() < opts.p_shadow:
-        img = ph.shadows(rng, img, int(rng.integers(1, 3)))
-    if rng.random() < opts.p_lighting:
-        img = ph.lighting(rng, img)
-    for k, inst in enumerate(instances):
-        if rng.random() < opts.p_glare and inst.visible_pixels:
-            img = ph.glare(rng, img, instance_map == k + 1, math.sqrt(polygon_area(inst.quad)))
-    if rng.random() < opts.p_defocus:
-        img = ph.defocus(rng, img)
-    if rng.random() < opts.p_motion_blur:
-        img = ph.motion_blur(rng, img)
-    if rng.random() < opts.p_noise:
-        img = ph.sensor_noise(rng, img)
-    if rng.random() < opts.p_jpeg:
-        return ph.jpeg(rng, img, opts.jpeg_quality)
-    return ph.to_uint8(img)
