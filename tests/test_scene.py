@@ -330,3 +330,27 @@ def test_a_plan_fixes_the_document_sizes():
     plan = plan_scene(np.random.default_rng(0), 3, SceneOptions(p_overlap=0.0, scale=(0.2, 0.9)))
     assert not plan.overlap and len(plan.scales) == 3
     assert all(0.2 <= s <= 0.9 / 3**0.5 for s in plan.scales)
+
+
+@pytest.mark.parametrize("kind", ["td1", "td2", "td3", "a4", "letter"])
+def test_real_documents_every_fields_ink_lies_in_its_mask(kind):
+    from idseg.documents.synth.render import render_document
+
+    rng = np.random.default_rng(11)
+    doc = render_document(rng, kind=kind, px_per_mm=4.0)
+    opts = SceneOptions.plain(p_upright=0.0, scale=(0.7, 0.95))
+    scene = compose_scene(rng, [doc], HW, opts)
+    matrix = scene.homographies[0]
+    names = {f.name for f in scene.instances[0].fields}
+    if kind in ("td1", "td2", "td3"):
+        assert "mrz" in names
+    checked = 0
+    for fld in scene.instances[0].fields:
+        flat = doc.ink[fld.name].astype(np.uint8)
+        ink = cv2.warpPerspective(flat, matrix, HW[::-1], flags=cv2.INTER_NEAREST) > 0
+        if ink.sum() < 5:
+            continue
+        checked += 1
+        assert (ink & scene.field_mask(fld)).sum() >= 0.99 * ink.sum(), fld.name
+        assert (ink & (scene.class_mask == class_index(fld.cls))).sum() >= 0.99 * ink.sum()
+    assert checked >= 5
