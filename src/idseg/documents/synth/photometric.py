@@ -16,6 +16,9 @@ import math
 import cv2
 import numpy as np
 
+from idseg.documents.synth.scene_options import SceneOptions
+from idseg.geometry import polygon_area
+
 logger = logging.getLogger(__name__)
 
 
@@ -151,12 +154,14 @@ def sensor_noise(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     """
     h, w = image.shape[:2]
     read, shot = rng.uniform(0.5, 4.0), rng.uniform(0.0, 0.35)
-    level = np.clip(image.mean(axis=2), 0, 255)
-    sigma = np.sqrt(np.float32(read**2) + np.float32(shot) * level)
-    noise = rng.standard_normal((h, w), dtype=np.float32) * sigma
+    level = cv2.cvtColor(np.clip(image, 0, 255, dtype=np.float32), cv2.COLOR_RGB2GRAY)
+    sigma = cv2.sqrt(level * np.float32(shot) + np.float32(read**2))
+    noise = rng.standard_normal((h, w), dtype=np.float32)
+    noise = cv2.multiply(noise, sigma)
     small = rng.standard_normal((h // 3 + 1, w // 3 + 1, 3), dtype=np.float32)
     chroma = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return image + noise[:, :, None] + chroma * np.float32(rng.uniform(0.0, 3.0))
+    chroma = cv2.scaleAdd(chroma, float(rng.uniform(0.0, 3.0)), cv2.merge([noise, noise, noise]))
+    return cv2.add(image.astype(np.float32, copy=False), chroma)
 
 
 def jpeg(rng: np.random.Generator, image: np.ndarray, quality: tuple[int, int]) -> np.ndarray:
@@ -185,3 +190,48 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         [[0, 128, 255]]
     """
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def apply_effects(
+    rng: np.random.Generator,
+    canvas: np.ndarray,
+    quads: list[np.ndarray],
+    instance_map: np.ndarray,
+    opts: SceneOptions,
+) -> np.ndarray:
+    """Shadows, lighting, glare per document, blur, noise and JPEG, each with its probability.
+
+    Args:
+        rng: Random source.
+        canvas: ``H x W x 3`` float32 scene (not changed).
+        quads: Document quads, bottom to top (glare size).
+        instance_map: ``H x W``, ``k + 1`` where document ``k`` is visible (glare region).
+        opts: The ``p_*`` probabilities and ``jpeg_quality``.
+
+    Returns:
+        The finished ``H x W x 3`` uint8 RGB image.
+
+    Example:
+        >>> from idseg.documents.synth.scene_options import SceneOptions
+        >>> img = np.full((30, 40, 3), 128, np.float32)
+        >>> out = apply_effects(np.random.default_rng(0), img, [], np.zeros((30, 40), np.uint8), SceneOptions())
+        >>> out.dtype, out.shape
+        (dtype('uint8'), (30, 40, 3))
+    """
+    img = canvas
+    if rng.random() < opts.p_shadow:
+        img = shadows(rng, img, int(rng.integers(1, 3)))
+    if rng.random() < opts.p_lighting:
+        img = lighting(rng, img)
+    for k, quad in enumerate(quads):
+        if rng.random() < opts.p_glare:
+            img = glare(rng, img, instance_map == k + 1, math.sqrt(polygon_area(quad)))
+    if rng.random() < opts.p_defocus:
+        img = defocus(rng, img)
+    if rng.random() < opts.p_motion_blur:
+        img = motion_blur(rng, img)
+    if rng.random() < opts.p_noise:
+        img = sensor_noise(rng, img)
+    if rng.random() < opts.p_jpeg:
+        return jpeg(rng, img, opts.jpeg_quality)
+    return to_uint8(img)
