@@ -131,7 +131,10 @@ def _scribble(rng: np.random.Generator, img: np.ndarray, ink: np.ndarray) -> Non
 def note(
     rng: np.random.Generator, centre: tuple[float, float], angle: float, unit: float
 ) -> Sprite:
-    """A sticky note, a receipt or a loose sheet, with scribbles, ruled lines or word dashes.
+    """A sticky note (scribbles), a till receipt (word dashes) or a ruled notebook leaf (scribbles).
+
+    Loose paper never carries a document's look: printed-looking lines only on narrow receipts,
+    handwriting-like scribbles on notes and notebook leaves.
 
     Example:
         >>> note(np.random.default_rng(0), (40.0, 40.0), 10.0, 0.5).rgb.shape[2]
@@ -140,22 +143,21 @@ def note(
     style = int(rng.integers(3))
     size_mm = [
         (76, 76),
-        (80, rng.uniform(120, 220)),
-        (rng.uniform(120, 150), rng.uniform(150, 210)),
+        (rng.uniform(57, 80), rng.uniform(120, 220)),
+        (rng.uniform(100, 150), rng.uniform(140, 210)),
     ][style]
     w, h = max(8, round(size_mm[0] * unit)), max(8, round(size_mm[1] * unit))
     colour = _pick(rng, _NOTES if style == 0 else _NOTES[-1:], 4.0)
     img = np.broadcast_to(colour, (h, w, 3)).copy()
     ink = _pick(rng, _INKS, 10.0)
-    if style == 0:
-        _scribble(rng, img, ink)
-    elif style == 2 and rng.random() < 0.5:  # ruled notebook paper
-        pitch = max(3.0, 8.0 * unit)
-        for y in np.arange(pitch * 2, h, pitch):
-            img[int(y), :] = [150, 180, 220]
-        _scribble(rng, img, ink)
-    else:
+    if style == 1:
         _text_lines(rng, img, max(2, round(5 * unit)), max(3.0, rng.uniform(3.0, 5.0) * unit), ink)
+    else:
+        if style == 2:
+            pitch = max(3.0, 8.0 * unit)
+            for y in np.arange(pitch * 2, h, pitch):
+                img[int(y), :] = [150, 180, 220]
+        _scribble(rng, img, ink)
     return upright(img, np.ones((h, w), np.float32), centre, angle)
 
 
