@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from idseg.documents.synth.clutter import random_object
+from idseg.documents.synth.scene_options import SceneOptions
 from idseg.documents.synth.sprites import Sprite, capsule, cast_shadow, paste
 
 logger = logging.getLogger(__name__)
@@ -192,3 +193,48 @@ def _paste_group(
         cast_shadow(canvas, sprite, offset, max(1.0, lift * 0.8), strength)
     for sprite in sprites:
         paste(canvas, sprite, coverage)
+
+
+def add_occluders(
+    rng: np.random.Generator,
+    canvas: np.ndarray,
+    quads: list[np.ndarray],
+    units: list[float],
+    unit: float,
+    opts: SceneOptions,
+) -> np.ndarray:
+    """Paste hands and objects over documents (per ``opts``); return the occluder mask.
+
+    Args:
+        rng: Random source.
+        canvas: ``H x W x 3`` float32 scene, changed in place.
+        quads: Document quads in the scene (none: a negative, which may get an empty hand).
+        units: Pixels per millimetre of each document.
+        unit: Pixels per millimetre for a negative's hand.
+        opts: Probabilities ``p_hand`` and ``p_object``.
+
+    Returns:
+        ``H x W`` bool, where the occluders' coverage is ``>= 0.5``.
+
+    Example:
+        >>> from idseg.documents.synth.scene_options import SceneOptions
+        >>> canvas = np.full((120, 160, 3), 200, np.float32)
+        >>> quad = np.array([[30.0, 30], [130, 30], [130, 90], [30, 90]])
+        >>> mask = add_occluders(np.random.default_rng(0), canvas, [quad], [1.0], 1.0, SceneOptions(p_hand=1.0))
+        >>> bool(mask.any())
+        True
+    """
+    h, w = canvas.shape[:2]
+    coverage = np.zeros((h, w), np.float32)
+    if not quads and rng.random() < opts.p_hand:  # a hand with nothing in it: a hard negative
+        x0, y0 = rng.uniform(0.2, 0.5) * w, rng.uniform(0.2, 0.5) * h
+        fake = np.array(
+            [[x0, y0], [x0 + w * 0.3, y0], [x0 + w * 0.3, y0 + h * 0.3], [x0, y0 + h * 0.3]]
+        )
+        hand_over(rng, canvas, coverage, fake, unit)
+    for quad, u in zip(quads, units, strict=True):
+        if rng.random() < opts.p_hand:
+            hand_over(rng, canvas, coverage, quad, u)
+        if rng.random() < opts.p_object:
+            object_over(rng, canvas, coverage, quad, u)
+    return coverage >= 0.5
