@@ -81,9 +81,8 @@ def font_bytes(name: str) -> bytes:
     return data
 
 
-@functools.lru_cache(maxsize=512)
 def font(name: str, size_px: int) -> ImageFont.FreeTypeFont:
-    """A bundled font at a pixel size (cached per name and size).
+    """A bundled font at a pixel size (validated on every call, loaded once per name and size).
 
     Args:
         name: One of :data:`FONT_NAMES`.
@@ -109,6 +108,12 @@ def font(name: str, size_px: int) -> ImageFont.FreeTypeFont:
         raise InputError(
             f"font size must be an integer from 1 to {_MAX_SIZE_PX} px, got {size_px!r}"
         )
+    return _load_font(name, size_px)
+
+
+@functools.lru_cache(maxsize=512)
+def _load_font(name: str, size_px: int) -> ImageFont.FreeTypeFont:
+    """Load a font; checked arguments only (``True`` and ``1`` share a cache key)."""
     return ImageFont.truetype(
         io.BytesIO(font_bytes(name)), size_px, layout_engine=ImageFont.Layout.BASIC
     )
