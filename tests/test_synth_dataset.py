@@ -44,8 +44,9 @@ def _mask(root: Path, stem: str) -> np.ndarray:
 
 
 def _inside(poly: np.ndarray, hw) -> np.ndarray:
-    """Brute-force even-odd test of every pixel centre."""
-    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float64)
+    """Brute-force even-odd test of every pixel centre (files: pixel (c, r) has its centre at
+    (c + 0.5, r + 0.5), MIDV-500 / COCO continuous coordinates)."""
+    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float64) + 0.5
     inside = np.zeros(hw, bool)
     for k in range(len(poly)):
         (x0, y0), (x1, y1) = poly[k], poly[(k + 1) % len(poly)]
@@ -174,8 +175,8 @@ def test_polygons_are_clipped_to_the_frame(made):
                 pts = np.array(f["polygon"]).reshape(-1, 2)
                 if len(pts):
                     seen += 1
-                    assert pts[:, 0].min() >= -0.5 and pts[:, 0].max() <= w - 0.5
-                    assert pts[:, 1].min() >= -0.5 and pts[:, 1].max() <= h - 0.5
+                    assert pts[:, 0].min() >= 0.0 and pts[:, 0].max() <= w
+                    assert pts[:, 1].min() >= 0.0 and pts[:, 1].max() <= h
     assert seen > 10
 
 

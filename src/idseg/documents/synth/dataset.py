@@ -6,7 +6,7 @@ Layout of ``out`` (names are the sample index, ``000000`` ...)::
     masks/000000.png      class indices: 0 background, 1 document, 2 portrait, 3 mrz, 4 text,
                           5 signature, 6 barcode (visible pixels only; occluders are 0)
     quads/000000.json     one document: {"quad": [[x, y] x 4]} (MIDV-500 form, clockwise from
-                          the document's own top-left, pixel centres, may leave the frame);
+                          the document's own top-left, may leave the frame);
                           several: {"quads": [...], "documents": [{"kind", "template"}, ...]}
                           bottom to top; a negative: {"quads": []}
     polygons/000000.json  per document: kind, template, quad, visible_fraction, occluded,
@@ -15,6 +15,10 @@ Layout of ``out`` (names are the sample index, ``000000`` ...)::
                            "seed", "options", "generator": "idseg <version>"}
     coco.json             one COCO file: document and field instances, compressed RLE of the
                           visible pixels, true pixel areas, category ids = class indices
+
+Points in the JSON files use continuous image coordinates, like MIDV-500 and COCO: ``(0, 0)`` is
+the top-left corner of the top-left pixel, pixel ``(c, r)`` covers ``[c, c + 1) x [r, r + 1)``,
+so its centre is ``(c + 0.5, r + 0.5)`` (the MIDV converters use the same convention).
 
 The same ``seed`` (and options) gives byte-identical files whatever ``workers`` is: sample ``i``
 draws only from its own seed sequence (see :mod:`idseg.documents.synth.dataset_sample`), JSON

@@ -88,8 +88,15 @@ def draw_scene(seed: int, index: int, opts: SceneOptions, phase: float) -> Scene
     return compose_scene(rng, docs, opts.size, opts, plan)
 
 
+#: Files use continuous image coordinates, as MIDV-500 and COCO do: (0, 0) is the top-left corner of
+#: the top-left pixel and pixel (c, r) covers [c, c + 1) x [r, r + 1). The scene engine works with
+#: pixel centres at whole numbers, so points move by half a pixel on the way out.
+FILE_OFFSET = 0.5
+
+
 def _points(poly: np.ndarray) -> list[list[float]]:
-    return [[round(float(x), 3), round(float(y), 3)] for x, y in np.asarray(poly).reshape(-1, 2)]
+    pts = np.asarray(poly, dtype=np.float64).reshape(-1, 2) + FILE_OFFSET
+    return [[round(float(x), 3), round(float(y), 3)] for x, y in pts]
 
 
 def quads_record(scene: Scene) -> dict[str, Any]:
