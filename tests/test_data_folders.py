@@ -382,3 +382,37 @@ def test_preview_of_an_empty_dataset_is_refused(tmp_path):
     (tmp_path / "images").mkdir()
     with pytest.raises(InputError, match="no image"):
         contact_sheet_for(tmp_path)
+
+
+def test_check_and_preview_read_multi_document_and_negative_quads(tmp_path):
+    """``idseg synth`` writes {"quads": [...]} for several documents and {"quads": []} for none."""
+    import json
+
+    import cv2
+    import numpy as np
+
+    from idseg.data.check import check_dataset
+    from idseg.data.preview import contact_sheet_for
+    from idseg.data.quads import parse_quads
+
+    root = tmp_path / "ds"
+    for sub in ("images", "masks", "quads"):
+        (root / sub).mkdir(parents=True)
+    quads = {
+        "a": {"quad": [[1, 1], [9, 1], [9, 6], [1, 6]]},
+        "b": {
+            "quads": [[[1, 1], [5, 1], [5, 4], [1, 4]], [[6, 5], [9, 5], [9, 7], [6, 7]]],
+            "documents": [{"kind": "td1", "template": "t"}] * 2,
+        },
+        "c": {"quads": []},
+    }
+    for name, record in quads.items():
+        cv2.imwrite(str(root / "images" / f"{name}.png"), np.zeros((8, 10, 3), np.uint8))
+        cv2.imwrite(str(root / "masks" / f"{name}.png"), np.zeros((8, 10), np.uint8))
+        (root / "quads" / f"{name}.json").write_text(json.dumps(record))
+    report = check_dataset(root)
+    assert not [p for p in report.problems if p.kind == "bad_quad"]
+    assert [len(parse_quads(q)) for q in quads.values()] == [1, 2, 0]
+    assert contact_sheet_for(root, n=3, cols=3, cell=32).shape[1] == 96
+    (root / "quads" / "a.json").write_text(json.dumps({"quad": [[1, 1], [2, 2]]}))
+    assert [p.kind for p in check_dataset(root).problems] == ["bad_quad"]

@@ -351,7 +351,7 @@ def test_bad_files_reported_and_skipped(tree, tmp_path):
         for s in ("CA03_01", "CA03_02", "CA03_03", "CA03_04", "KA03_01")
     }
     assert "JSON" in skipped["03_aut_id_old/ground_truth/CA/CA03_01.json"]
-    assert "3 or more" in skipped["03_aut_id_old/ground_truth/CA/CA03_02.json"]
+    assert "must be 4 finite (x, y) points" in skipped["03_aut_id_old/ground_truth/CA/CA03_02.json"]
     assert "quad" in skipped["03_aut_id_old/ground_truth/CA/CA03_03.json"]
     assert "CA03_04.tif" in skipped["03_aut_id_old/ground_truth/CA/CA03_04.json"]
     listed = json.loads((tmp_path / "ds" / "dataset.json").read_text())["skipped"]

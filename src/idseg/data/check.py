@@ -9,7 +9,6 @@ checked per split; its report sums the splits and flags groups found in several 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -21,7 +20,13 @@ import numpy as np
 from PIL import Image
 
 from idseg.data.folders import FolderDataset, Sample, open_dataset
-from idseg.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
+from idseg.errors import (
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    InputError,
+    UnsupportedFormatError,
+)
 from idseg.io.images import image_size, max_pixels_from_env
 
 logger = logging.getLogger(__name__)
@@ -300,13 +305,12 @@ def _count(mask: np.ndarray, where: str, report: CheckReport) -> None:
 
 
 def _check_quad(path: Path, problems: list[Problem]) -> None:
+    from idseg.data.quads import read_quads
+
     try:
-        quad = np.asarray(json.loads(path.read_text(encoding="utf-8"))["quad"], dtype=np.float64)
-        if quad.shape != (4, 2) or not np.isfinite(quad).all():
-            raise ValueError(f"'quad' has shape {quad.shape}")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        message = f'expected {{"quad": [[x, y], x 4]}} with finite numbers: {exc!r}'
-        problems.append(Problem("bad_quad", str(path), message))
+        read_quads(path)
+    except InputError as exc:
+        problems.append(Problem("bad_quad", str(path), str(exc)))
 
 
 def _check_leaks(ds: FolderDataset, report: CheckReport) -> None:

@@ -136,13 +136,12 @@ def read_quad(path: Path) -> np.ndarray:
         >>> read_quad(Path("ground_truth/CA/CA01_01.json"))  # doctest: +SKIP
         array([[139., 678.], [940., 689.], [966., 1180.], [88., 1167.]])
     """
+    from idseg.data.quads import parse_quads
+
     data = _read_json(path)
     if not isinstance(data, dict) or "quad" not in data:
         raise InputError('expected a JSON object with a "quad" key')
-    quad = as_polygon(data["quad"], "quad")
-    if quad.shape != (4, 2):
-        raise InputError(f"a quad has 4 corners, got {quad.shape[0]}")
-    return quad
+    return parse_quads(data)[0]
 
 
 def _template_fields(

@@ -7,7 +7,6 @@ the colours. Unreadable files still get a cell, captioned with what went wrong.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -162,15 +161,18 @@ def _tile(sample: Sample, k: int, cell: int, alpha: float) -> tuple[np.ndarray, 
 
 
 def _with_quad(image: np.ndarray, sample: Sample, scale: float) -> np.ndarray:
+    from idseg.data.quads import read_quads
+
     if sample.quad_path is None:
         return image
     try:
-        data = json.loads(sample.quad_path.read_text(encoding="utf-8"))
-        quad = np.asarray(data["quad"], dtype=np.float64) * scale
-        return draw_quad(image, quad, color=QUAD_COLOR, thickness=2)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        quads = read_quads(sample.quad_path)
+    except InputError as exc:
         logger.debug("preview: quad %s not drawn: %s", sample.quad_path, exc)
         return image
+    for quad in quads:  # continuous coordinates -> pixel centres of the scaled image
+        image = draw_quad(image, quad * scale - 0.5, color=QUAD_COLOR, thickness=2)
+    return image
 
 
 def _legend(entries: list[tuple[str, tuple[int, int, int]]], width: int) -> np.ndarray:
