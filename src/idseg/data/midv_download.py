@@ -31,9 +31,8 @@ from typing import Any
 from idseg.data.midv import FTP_URLS, resolve_types
 from idseg.data.midv_archive import MARKER, ExtractLimits, safe_extract
 from idseg.errors import DownloadError, HashMismatchError, InputError
-from idseg.io.atomic import atomic_write_json
 from idseg.models.cache import file_lock
-from idseg.models.hashes import normalise_sha256, sha256_file
+from idseg.models.hashes import normalise_sha256, read_hash_records, record_hash, sha256_file
 from idseg.models.transfer import download_with_hash, require_https
 
 logger = logging.getLogger(__name__)
@@ -76,21 +75,7 @@ def read_manifest(out: Path) -> dict[str, str]:
     Example:
         >>> read_manifest(Path("midv500")).get("01_alb_id.zip")  # doctest: +SKIP
     """
-    path = Path(out) / MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DownloadError(
-            f"cannot read {path}: {exc}; delete it to trust the archives again"
-        ) from None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise DownloadError(f"{path} must map archive names to SHA-256 strings; delete it")
-    try:
-        return {str(k): str(normalise_sha256(v)) for k, v in data.items()}
-    except InputError as exc:
-        raise DownloadError(f"{path}: {exc}; delete it to trust the archives again") from None
+    return read_hash_records(Path(out), error=DownloadError, what=f"the download folder {out}")
 
 
 def _marker_hash(folder: Path) -> str | None:
@@ -121,11 +106,8 @@ def _archive_url(dataset: str, base_url: str | None, missing: Sequence[str]) -> 
 
 
 def _record(out: Path, archive: str, digest: str) -> None:
-    records = read_manifest(out)
-    if archive not in records:
-        records[archive] = digest
-        atomic_write_json(out / MANIFEST, dict(sorted(records.items())))
-        logger.info("recorded SHA-256 %s… of a MIDV archive (trust on first use)", digest[:12])
+    if archive not in read_manifest(out):
+        record_hash(out, archive, digest, error=DownloadError, what=f"the download folder {out}")
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from idseg.errors import CheckpointError, DownloadError, InputError
+from idseg.errors import CheckpointError, DownloadError, IdsegError, InputError
 from idseg.io.atomic import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -79,15 +79,28 @@ def sha256_prefix(path: Path, nbytes: int) -> Any:
     return digest
 
 
-def read_hash_records(folder: Path) -> dict[str, str]:
-    """Return the ``file name -> sha256`` records of a checkpoint folder (empty when none).
+def read_hash_records(
+    folder: Path,
+    *,
+    error: type[IdsegError] = CheckpointError,
+    what: str = "the checkpoint folder",
+) -> dict[str, str]:
+    """Return the ``file name -> sha256`` records of a folder (empty when none).
 
-    A corrupt ``hashes.json`` is refused, never treated as empty: treating it as empty would let
-    the next call record (trust) whatever file is in the cache then, tampered or not.
+    Used for the checkpoint cache and for downloaded dataset archives. A corrupt ``hashes.json`` is
+    refused, never treated as empty: treating it as empty would let the next call record (trust)
+    whatever file is in the folder then, tampered or not.
+
+    Args:
+        folder: The folder holding ``hashes.json``.
+        error: The error type to raise (``CheckpointError`` for checkpoints, ``DownloadError``
+            for dataset archives).
+        what: How messages name the folder.
 
     Raises:
-        CheckpointError: ``hashes.json`` exists but is not a JSON object mapping file names to
-            64 lower-case hex digits; the message says to delete it to trust the files again.
+        CheckpointError: (or ``error``) ``hashes.json`` exists but is not a JSON object mapping
+            file names to 64 lower-case hex digits; the message says to delete it to trust the
+            files again.
 
     Example:
         >>> read_hash_records(checkpoint_dir()).get("sam2.1_hiera_tiny.pt")  # doctest: +SKIP
@@ -99,23 +112,32 @@ def read_hash_records(folder: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(
-            f"cannot read the hash records {HASHES_FILE} in the checkpoint folder: {exc}; "
-            "expected a JSON object (delete the file to trust the cached files again)"
+        raise error(
+            f"cannot read the hash records {HASHES_FILE} in {what}: {exc}; "
+            "expected a JSON object (delete the file to trust the files again)"
         ) from exc
     valid = isinstance(data, dict) and all(
         isinstance(k, str) and isinstance(v, str) and _HEX64.match(v) for k, v in data.items()
     )
     if not valid:
-        raise CheckpointError(
-            f"{HASHES_FILE} in the checkpoint folder must map file names to 64-hex SHA-256 "
-            "strings; delete it to trust the cached files again"
+        raise error(
+            f"{HASHES_FILE} in {what} must map file names to 64-hex SHA-256 "
+            "strings; delete it to trust the files again"
         )
     return dict(data)
 
 
-def record_hash(folder: Path, filename: str, sha256: str) -> None:
+def record_hash(
+    folder: Path,
+    filename: str,
+    sha256: str,
+    *,
+    error: type[IdsegError] = CheckpointError,
+    what: str = "the checkpoint folder",
+) -> None:
     """Record ``sha256`` for ``filename`` in the folder's ``hashes.json`` (atomic write).
+
+    ``error`` and ``what`` are passed to :func:`read_hash_records`.
 
     The digest is normalised first (``sha256:`` prefix, upper case), so the record stays readable.
     Callers that may run concurrently hold a lock around the read-modify-write (see
@@ -132,10 +154,10 @@ def record_hash(folder: Path, filename: str, sha256: str) -> None:
     digest = normalise_sha256(sha256)
     if digest is None:
         raise InputError(f"expected a SHA-256 digest of 64 hex digits for {filename!r}, got None")
-    records = read_hash_records(folder)
+    records = read_hash_records(folder, error=error, what=what)
     records[filename] = digest
     atomic_write_json(folder / HASHES_FILE, dict(sorted(records.items())))
-    logger.info("recorded SHA-256 %s… for a checkpoint (trust on first use)", digest[:12])
+    logger.info("recorded SHA-256 %s… (trust on first use)", digest[:12])
 
 
 __all__ = [
