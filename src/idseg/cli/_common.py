@@ -14,8 +14,9 @@ from rich.console import Console
 
 from idseg.errors import IdsegError
 
-#: Human output goes to stderr; stdout is reserved for ``--json``.
-console = Console(stderr=True)
+#: Human output goes to stderr; stdout is reserved for ``--json``. Lines are not wrapped at 80
+#: columns (``soft_wrap``), so paths and messages stay whole in logs and pipes.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def setup_logging(verbose: int) -> None:
