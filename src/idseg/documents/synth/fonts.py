@@ -129,6 +129,30 @@ def mrz_font(size_px: int) -> ImageFont.FreeTypeFont:
     return font(MRZ_FONT, size_px)
 
 
+def fits(name: str, text: str, size_px: int, width_px: float, height_px: float) -> bool:
+    """Whether ``text`` in font ``name`` at ``size_px`` fits a ``width_px`` x ``height_px`` box.
+
+    The box is compared with the ink bounding box of the text drawn at the origin
+    (``getbbox``): its right and bottom ends must not pass the box's width and height.
+
+    Args:
+        name: One of :data:`FONT_NAMES`.
+        text: The text (one line).
+        size_px: Font size in pixels.
+        width_px: Available width in pixels.
+        height_px: Available height in pixels.
+
+    Returns:
+        ``True`` when the text's ink stays inside the box.
+
+    Example:
+        >>> fits("ocrb", "P<UTO", 20, 500, 60), fits("ocrb", "P<UTO", 200, 500, 60)
+        (True, False)
+    """
+    _, _, right, bottom = font(name, size_px).getbbox(text)
+    return bool(right <= width_px and bottom <= height_px)
+
+
 def fit_size(name: str, text: str, width_px: float, height_px: float) -> int:
     """The largest font size at which ``text`` fits inside a ``width_px`` x ``height_px`` box.
 
@@ -149,15 +173,10 @@ def fit_size(name: str, text: str, width_px: float, height_px: float) -> int:
         >>> font("ocrb", size).getbbox("P<UTOERIKSSON<<ANNA<MARIA")[2] <= 500
         True
     """
-
-    def fits(size: int) -> bool:
-        _, _, right, bottom = font(name, size).getbbox(text)
-        return right <= width_px and bottom <= height_px
-
     low, high = 1, _MAX_SIZE_PX
     while low < high:
         mid = (low + high + 1) // 2
-        if fits(mid):
+        if fits(name, text, mid, width_px, height_px):
             low = mid
         else:
             high = mid - 1

@@ -94,21 +94,40 @@ def clip_polygon(points: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array(poly, dtype=np.float64)
 
 
+def inside(point: tuple[float, float], axis: int, limit: float, keep_below: bool) -> bool:
+    """Whether ``point`` lies on the kept side of the line ``coordinate[axis] == limit``.
+
+    The half-plane test of Sutherland-Hodgman clipping (:func:`clip_polygon`); points on the
+    line count as inside.
+
+    Args:
+        point: ``(x, y)``.
+        axis: ``0`` to test ``x``, ``1`` to test ``y``.
+        limit: Position of the clipping line on that axis.
+        keep_below: Keep ``coordinate <= limit`` (else ``coordinate >= limit``).
+
+    Returns:
+        ``True`` when the point is kept.
+
+    Example:
+        >>> inside((2.0, 9.0), 0, 3.5, True), inside((2.0, 9.0), 1, 3.5, True)
+        (True, False)
+    """
+    return point[axis] <= limit if keep_below else point[axis] >= limit
+
+
 def _clip_half_plane(
     poly: list[tuple[float, float]], axis: int, limit: float, keep_below: bool
 ) -> list[tuple[float, float]]:
-    def inside(p: tuple[float, float]) -> bool:
-        return p[axis] <= limit if keep_below else p[axis] >= limit
-
     out: list[tuple[float, float]] = []
     for k, cur in enumerate(poly):
         prev = poly[k - 1]
-        if inside(cur) != inside(prev):
+        if inside(cur, axis, limit, keep_below) != inside(prev, axis, limit, keep_below):
             t = (limit - prev[axis]) / (cur[axis] - prev[axis])
             cross = [prev[0] + t * (cur[0] - prev[0]), prev[1] + t * (cur[1] - prev[1])]
             cross[axis] = limit
             out.append((cross[0], cross[1]))
-        if inside(cur):
+        if inside(cur, axis, limit, keep_below):
             out.append(cur)
     return out
 
