@@ -234,3 +234,22 @@ def test_cli_rejects_bad_options(tmp_path, option, value, message):
     assert result.exit_code == 2
     assert message in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_all_documents_of_an_image_share_one_template_which_is_its_group(made):
+    ds = made[0] / "a"
+    groups = json.loads((ds / "dataset.json").read_text())["groups"]
+    several = 0
+    for path in sorted((ds / "polygons").iterdir()):
+        record = json.loads(path.read_text())
+        templates = {d["template"] for d in record["documents"]}
+        quads = json.loads((ds / "quads" / path.name).read_text())
+        if not record["documents"]:
+            assert groups[record["image"]] == f"negative-{path.stem}"
+            continue
+        assert len(templates) == 1, (path.stem, templates)
+        assert groups[record["image"]] == templates.pop()
+        if len(record["documents"]) > 1:
+            several += 1
+            assert {d["template"] for d in quads["documents"]} == {groups[record["image"]]}
+    assert several >= 2

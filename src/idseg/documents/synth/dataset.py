@@ -11,10 +11,16 @@ Layout of ``out`` (names are the sample index, ``000000`` ...)::
                           bottom to top; a negative: {"quads": []}
     polygons/000000.json  per document: kind, template, quad, visible_fraction, occluded,
                           truncated and its fields (class, name, text, polygon clipped to the frame)
-    dataset.json          {"classes", "groups" (image -> template of its main document),
-                           "seed", "options", "generator": "idseg <version>"}
+    dataset.json          {"classes", "groups" (image -> the template of its documents, or
+                           "negative-<stem>"), "seed", "options", "generator": "idseg <version>"}
     coco.json             one COCO file: document and field instances, compressed RLE of the
                           visible pixels, true pixel areas, category ids = class indices
+
+All documents of one image are drawn from ONE template (different identities and renders of
+the same design, possibly several sizes), so an image's group in ``dataset.json`` is exactly that
+template. ``idseg data split`` groups by it: frames of one template never straddle splits. Each
+negative is a group of its own. ``quads/`` (several documents) and ``polygons/`` still record the
+template per document.
 
 Points in the JSON files use continuous image coordinates, like MIDV-500 and COCO: ``(0, 0)`` is
 the top-left corner of the top-left pixel, pixel ``(c, r)`` covers ``[c, c + 1) x [r, r + 1)``,

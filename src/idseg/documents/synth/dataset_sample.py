@@ -6,6 +6,11 @@ or worker processes. Whether it is a negative is decided without randomness per 
 ``i`` is a negative when ``floor((i + 1) * share + phase) > floor(i * share + phase)``, with a
 phase from the seed. Any ``n`` consecutive samples then hold ``floor`` or ``ceil`` of
 ``n * share`` negatives, evenly spread.
+
+All documents of one sample come from one template (:func:`scene_template`): different
+identities, sizes and renders of the same design. The sample's split group
+(:func:`image_group`) is that template, so ``idseg data split`` keeps every image of a template
+in one split; each negative is its own group.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import cv2
 import numpy as np
 
 from idseg.documents.classes import CLASS_NAMES, KINDS, class_index
+from idseg.documents.synth.layouts import get_template, list_templates
 from idseg.documents.synth.raster import clip_polygon
 from idseg.documents.synth.scene import Scene, compose_scene, plan_scene
 from idseg.documents.synth.scene_options import SceneOptions
@@ -81,11 +87,48 @@ def draw_scene(seed: int, index: int, opts: SceneOptions, phase: float) -> Scene
 
     count = int(rng.integers(opts.docs_per_scene[0], opts.docs_per_scene[1] + 1))
     plan = plan_scene(rng, count, opts)
-    docs = []
-    for scale in plan.scales:
-        kind = opts.kinds[int(rng.integers(len(opts.kinds)))]
-        docs.append(render_document(rng, kind=kind, px_per_mm=_px_per_mm(kind, scale, opts.size)))
+    # One template per scene: several documents are different identities and renders of it, so
+    # the template is the image's split group and no template is seen in two splits.
+    template = scene_template(rng, opts.kinds)
+    kind = get_template(template).kind
+    docs = [
+        render_document(rng, template=template, px_per_mm=_px_per_mm(kind, scale, opts.size))
+        for scale in plan.scales
+    ]
     return compose_scene(rng, docs, opts.size, opts, plan)
+
+
+def scene_template(rng: np.random.Generator, kinds: tuple[str, ...]) -> str:
+    """The template every document of a scene is drawn from: a kind, then one of its templates.
+
+    Each allowed kind is equally likely, then each of its templates.
+
+    Example:
+        >>> get_template(scene_template(np.random.default_rng(0), ("td2",))).kind
+        'td2'
+    """
+    kind = kinds[int(rng.integers(len(kinds)))]
+    names = list_templates(kind)
+    return names[int(rng.integers(len(names)))]
+
+
+def image_group(scene: Scene, stem: str) -> str:
+    """The split group of a sample: the template its documents share, ``negative-<stem>`` if none.
+
+    Raises:
+        ValueError: The scene's documents come from different templates (the dataset never makes
+            such scenes; a group must name one template so no template straddles splits).
+
+    Example:
+        >>> image_group(draw_scene(0, 0, SceneOptions(size=(64, 64), negatives=1.0), 0.0), "000007")
+        'negative-000007'
+    """
+    templates = sorted({inst.template for inst in scene.instances})
+    if not templates:
+        return f"negative-{stem}"
+    if len(templates) > 1:
+        raise ValueError(f"a scene's documents must share one template, got {templates}")
+    return templates[0]
 
 
 #: Files use continuous image coordinates, as MIDV-500 and COCO do: (0, 0) is the top-left corner of
@@ -249,11 +292,9 @@ def write_sample(
     atomic_write_text(
         folder / "polygons" / f"{stem}.json", dumps(polygons_record(scene, file_name))
     )
-    visible = [(inst.visible_pixels, k) for k, inst in enumerate(scene.instances)]
-    top = scene.instances[max(visible)[1]] if visible else None
     return {
         "file_name": file_name,
-        "group": top.template if top is not None else f"negative-{stem}",
+        "group": image_group(scene, stem),
         "negative": not scene.instances,
         "documents": len(scene.instances),
         "annotations": coco_annotations(scene),

@@ -7,6 +7,10 @@ says, per pixel, the class of the topmost thing there: ``0`` background (also un
 ``1`` document, or a field class. Photometric effects run last and never move anything (see
 :mod:`idseg.documents.synth.photometric` for the one caveat: blur smears edges by a pixel or two).
 
+:func:`compose_scene` takes whatever documents it is given; the dataset writer
+(:mod:`idseg.documents.synth.dataset_sample`) gives it documents of ONE template per scene, so
+that a scene's template is its split group.
+
 Coordinates are pixel centres (see :mod:`idseg.documents.synth.raster`). A document's quad is its
 flat image rectangle ``(-0.5, -0.5) .. (W - 0.5, H - 0.5)`` mapped by its homography, clockwise
 from the document's own top-left; corners may lie outside the frame.

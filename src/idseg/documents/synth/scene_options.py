@@ -41,7 +41,8 @@ class SceneOptions:
     Attributes:
         size: Scene ``(height, width)`` in pixels.
         kinds: Document kinds to draw from (see :data:`idseg.documents.classes.KINDS`).
-        docs_per_scene: Inclusive ``(min, max)`` number of documents in a non-negative scene.
+        docs_per_scene: Inclusive ``(min, max)`` number of documents in a non-negative scene
+            (the dataset draws all of a scene's documents from one template).
         negatives: Share of scenes without any document (used by the dataset writer).
         scale: Range of the share of the frame a document spans in its larger direction.
         max_tilt_deg: Largest angle between the document's normal and the camera axis.
