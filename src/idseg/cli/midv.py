@@ -7,11 +7,15 @@ The command functions :func:`download` and :func:`convert` are registered by the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from idseg.cli._common import console, print_json, say, user_errors
+from idseg.data.outdir import REPLACE_POLICY
+
+if TYPE_CHECKING:
+    from idseg.data.midv_download import DownloadReport
 
 app = typer.Typer(
     help="MIDV-500 / MIDV-2019 archives, and MIDV-500/2019/2020 to idseg datasets.",
@@ -19,6 +23,8 @@ app = typer.Typer(
 )
 
 _DATASETS = ("auto", "midv500", "midv2019", "midv2020")
+_OUT_HELP = "Dataset folder to write: new, empty, or an earlier idseg dataset (replaced whole)."
+_FORCE_HELP = f"Replace --out and everything in it, whatever it holds. {REPLACE_POLICY}"
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -116,7 +122,7 @@ def _detect(src: Path) -> str:
 
 def convert(
     src: Path = typer.Argument(..., help="Unpacked MIDV-500/2019 or MIDV-2020 folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write."),
+    out: Path = typer.Option(..., "--out", "-o", help=_OUT_HELP),
     dataset: str = typer.Option(
         "auto",
         "--dataset",
@@ -132,7 +138,7 @@ def convert(
         None, "--subsets", help="MIDV-2020: templates, photo, scan_upright, scan_rotated, clips."
     ),
     group_by: str = typer.Option("type", "--group-by", help="MIDV-2020: type or document."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder."),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
     show: int = typer.Option(20, help="Skipped files listed (--json lists all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full report on stdout."),
 ) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 import typer
 
 from idseg.cli._common import console, print_json, say, user_errors
+from idseg.data.outdir import REPLACE_POLICY
 
 _KINDS_HELP = "Document kinds, comma-separated: td1,td2,td3,a4,letter (default: all)."
+_FORCE_HELP = f"Replace --out and everything in it, whatever it holds. {REPLACE_POLICY}"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -78,7 +80,9 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 def synth(
     n: int = typer.Option(..., "--n", "-n", min=1, help="Number of images."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed: the same seed, the same files."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (empty, new or a dataset)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output folder: new, empty, or an earlier idseg dataset."
+    ),
     size: str = typer.Option("640x480", "--size", help="Image size, WIDTHxHEIGHT."),
     kinds: str | None = typer.Option(None, "--kinds", help=_KINDS_HELP),
     docs: str = typer.Option("1", "--docs", help="Documents per image: N or MIN-MAX."),
@@ -89,13 +93,13 @@ def synth(
         None, "--workers", min=1, help="Processes (default: one per CPU); output is the same."
     ),
     image_format: str = typer.Option("jpg", "--format", help="Image format: jpg or png."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder."),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary on stdout."),
 ) -> None:
     """Generate photos of synthetic ID documents with masks, quads, polygons and COCO.
 
     OUT gets images/, masks/ (class indices), quads/ (MIDV-500 JSON), polygons/, dataset.json
-    and coco.json. Prints the images per second.
+    and coco.json; it is built beside OUT and replaces it whole. Prints the images per second.
     """
     from idseg.documents.synth.dataset import generate_dataset
 

@@ -6,23 +6,25 @@ into the same idseg dataset layout through :class:`DatasetWriter`::
     out/images/<name>.<ext>   the image (copied as it is, or re-encoded as PNG / JPEG)
     out/masks/<name>.png      class mask: 0 background, 1 document, field classes by index
     out/quads/<name>.json     {"quad": [[x, y], ...]} (MIDV form), plus "fields" when there are any
-    out/dataset.json          {"classes": CLASS_NAMES, "source", "groups": {image: group}, "skipped"}
+    out/dataset.json          {"classes": CLASS_NAMES, "source", "generator", "groups": {image
+                              file name: group}, "skipped"}
     out/coco.json             one COCO file: a "document" instance per image plus field instances
 
 Masks follow :mod:`idseg.data.convert_geometry` (pixel centres inside the closed polygon, clipped
 to the image). COCO categories are the class indices (``1`` document, ``2`` portrait, ...); each
 instance is a compressed RLE of its own pixels (fields clipped to the document), so field
 instances may overlap, and ``area`` is the exact pixel count. The whole folder is built beside
-``out`` and swapped in at the end (:func:`output_folder`): a failed run leaves ``out`` as it was.
+``out`` and swapped in at the end (:func:`idseg.data.outdir.output_folder`): a failed run leaves
+``out`` as it was, and an existing ``out`` is replaced only when it is an earlier idseg dataset
+(``"generator": "idseg <version> midv-convert"``), unless ``overwrite``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,11 @@ import numpy as np
 
 from idseg._version import __version__
 from idseg.data.convert_geometry import Region, as_polygon, label_image
+from idseg.data.outdir import generator, output_folder
 from idseg.documents.classes import CLASS_NAMES
 from idseg.errors import InputError
 from idseg.formats import mask_to_rle
-from idseg.io.atomic import atomic_dir, atomic_path, atomic_write_json
+from idseg.io.atomic import atomic_path, atomic_write_json
 from idseg.io.images import image_size, load_image
 from idseg.io.writers import save_label_png
 
@@ -96,37 +99,6 @@ def safe_name(text: str) -> str:
 def _number(value: float) -> float | int:
     """An integral coordinate as an int (MIDV writes integers), any other as a float."""
     return int(value) if float(value).is_integer() else float(value)
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
-@contextlib.contextmanager
-def output_folder(out: Path, inputs: Sequence[Path], overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder that replaces ``out`` as a whole when the block succeeds.
-
-    Raises:
-        InputError: ``out`` overlaps an input folder, or is a non-empty folder that is not an
-            earlier dataset (no ``dataset.json``) and ``overwrite`` is off.
-
-    Example:
-        >>> with output_folder(Path("out"), [Path("midv")]) as tmp:  # doctest: +SKIP
-        ...     DatasetWriter(tmp, "midv500").finish()
-    """
-    out = Path(out)
-    for src in inputs:
-        if _inside(out, src) or _inside(src, out):
-            raise InputError(f"the output folder {out} must lie outside the input {src}")
-    dataset = (out / "dataset.json").is_file()
-    if out.is_dir() and not overwrite and not dataset and any(out.iterdir()):
-        raise InputError(
-            f"the output folder {out} is not empty and holds no dataset.json; "
-            "choose an empty folder, or pass overwrite=True (--force) to replace it"
-        )
-    with atomic_dir(out) as tmp:
-        yield tmp
 
 
 class DatasetWriter:
@@ -257,6 +229,7 @@ class DatasetWriter:
         dataset = {
             "classes": list(CLASS_NAMES),
             "source": self.report.source,
+            "generator": generator("midv-convert"),
             "groups": dict(sorted(self.groups.items())),
             "skipped": self.report.to_dict()["skipped"],
         }

@@ -240,14 +240,16 @@ def convert_midv(
         field_classes: Field name -> class (or None to leave it out), before the name rules.
         image_format: ``keep`` (copy the TIFF), ``png`` or ``jpg``.
         every: Keep every n-th frame of each clip (consecutive frames are near duplicates).
-        overwrite: Replace a non-empty ``out`` that is not an earlier dataset.
+        overwrite: Replace a non-empty ``out`` whatever it holds; without it only an earlier
+            idseg dataset is replaced (:func:`idseg.data.outdir.check_output_folder`).
 
     Returns:
         The report: images written, and every skipped file with its reason (unreadable or
         malformed JSON, missing image, unreadable image). A bad file never stops the batch.
 
     Raises:
-        InputError: No type folder under ``root``, bad ``types``/``every``, or a bad ``out``.
+        InputError: No type folder under ``root``, bad ``types``/``every``, or a bad ``out``
+            (a file, overlapping ``root``, or a non-empty folder that is not an idseg dataset).
 
     Example:
         >>> convert_midv(Path("midv500"), Path("data/midv500"), every=5).images  # doctest: +SKIP

@@ -242,13 +242,15 @@ def import_midv2020(
         field_classes: Field name -> class (or None to leave it out), before the name rules.
         image_format: ``keep`` (copy the file), ``png`` or ``jpg``.
         every: Keep every n-th image of each annotation file (clip frames are near duplicates).
-        overwrite: Replace a non-empty ``out`` that is not an earlier dataset.
+        overwrite: Replace a non-empty ``out`` whatever it holds; without it only an earlier
+            idseg dataset is replaced (:func:`idseg.data.outdir.check_output_folder`).
 
     Returns:
         The report, listing every skipped annotation file or image with the reason.
 
     Raises:
-        InputError: No annotation file found, bad options, or a bad ``out``.
+        InputError: No annotation file found, bad options, or a bad ``out`` (a file,
+            overlapping ``root``, or a non-empty folder that is not an idseg dataset).
 
     Example:
         >>> import_midv2020(Path("midv2020"), Path("data/midv2020"), subsets=["photo"]).images  # doctest: +SKIP
