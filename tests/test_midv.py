@@ -22,7 +22,7 @@ from idseg.data.midv import MIDV_TYPES, convert_midv, map_regions, resolve_types
 from idseg.data.midv_archive import ExtractLimits, safe_extract
 from idseg.data.midv_download import download_midv, read_manifest
 from idseg.documents.classes import CLASS_NAMES
-from idseg.errors import DownloadError, HashMismatchError, InputError
+from idseg.errors import DownloadError, InputError
 
 TYPE = "01_alb_id"
 
@@ -124,6 +124,12 @@ def get(server, ctx, out, **kw):
     return download_midv("midv500", out, ["alb_id"], server.url("/midv/"), ssl_context=ctx, **kw)
 
 
+def failures(report, match=""):
+    """``(type, error type)`` of the failed types; every message must contain ``match``."""
+    assert all(match in message for _, _, message in report.failed), report.failed
+    return [(name, error) for name, error, _ in report.failed]
+
+
 def test_download_unpacks_published_layout_and_records_hash(server, ctx, tmp_path):
     report = get(server, ctx, tmp_path / "m")
     assert report.downloaded == [TYPE] and report.extracted == [TYPE]
@@ -158,8 +164,8 @@ def test_interrupted_transfer_resumes(server, ctx, tmp_path):
     payload = type_zip()
     server.behaviour.etag = '"v1"'
     server.behaviour.close_after = len(payload) // 2
-    with pytest.raises(DownloadError):
-        get(server, ctx, tmp_path / "m")
+    report = get(server, ctx, tmp_path / "m")
+    assert failures(report) == [(TYPE, "DownloadError")] and not report.ok
     part = tmp_path / "m" / "archives" / f"{TYPE}.zip.part"
     assert part.stat().st_size == len(payload) // 2
     assert not (tmp_path / "m" / TYPE).exists()
@@ -172,8 +178,8 @@ def test_interrupted_transfer_resumes(server, ctx, tmp_path):
 
 
 def test_wrong_given_hash_refused(server, ctx, tmp_path):
-    with pytest.raises(HashMismatchError):
-        get(server, ctx, tmp_path / "m", sha256={"alb_id": "0" * 64})
+    report = get(server, ctx, tmp_path / "m", sha256={"alb_id": "0" * 64})
+    assert failures(report) == [(TYPE, "HashMismatchError")]
     assert not (tmp_path / "m" / TYPE).exists()
     assert not (tmp_path / "m" / "archives" / f"{TYPE}.zip").exists()
     assert read_manifest(tmp_path / "m") == {}
@@ -184,21 +190,19 @@ def test_redownload_checked_against_recorded_hash(server, ctx, tmp_path):
     (tmp_path / "m" / "archives" / f"{TYPE}.zip").unlink()
     (tmp_path / "m" / TYPE / ".idseg-archive.json").unlink()
     server.reset(type_zip(quad=((1, 1), (9, 1), (9, 9), (1, 9))))
-    with pytest.raises(HashMismatchError):
-        get(server, ctx, tmp_path / "m")
+    assert failures(get(server, ctx, tmp_path / "m")) == [(TYPE, "HashMismatchError")]
 
 
 def test_changed_present_archive_refused(server, ctx, tmp_path):
     get(server, ctx, tmp_path / "m")
     (tmp_path / "m" / "archives" / f"{TYPE}.zip").write_bytes(type_zip(quad=((0, 0),) * 4))
-    with pytest.raises(HashMismatchError, match="delete it"):
-        get(server, ctx, tmp_path / "m")
+    report = get(server, ctx, tmp_path / "m")
+    assert failures(report, "delete it to download it again") == [(TYPE, "HashMismatchError")]
 
 
 def test_zip_slip_refused_nothing_written(server, ctx, tmp_path):
     server.reset(zip_bytes({f"{TYPE}/ok.json": b"{}", f"{TYPE}/../../evil.txt": b"x"}))
-    with pytest.raises(DownloadError, match=r"\.\."):
-        get(server, ctx, tmp_path / "m")
+    assert failures(get(server, ctx, tmp_path / "m"), "..") == [(TYPE, "DownloadError")]
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "m" / "evil.txt").exists()
     assert not (tmp_path / "m" / TYPE).exists()
     assert not (tmp_path / "m" / "archives" / f"{TYPE}.zip").exists()
@@ -226,8 +230,69 @@ def test_archives_from_a_local_folder(tmp_path):
     assert report.verified == [TYPE] and report.extracted == [TYPE]
     assert (tmp_path / "m" / TYPE / "ground_truth" / f"{TYPE}.json").is_file()
     assert (folder / f"{TYPE}.zip").is_file()
-    with pytest.raises(DownloadError, match="missing"):
-        download_midv("midv500", tmp_path / "m", ["2"], archive_dir=folder)
+    report = download_midv("midv500", tmp_path / "m", ["2"], archive_dir=folder)
+    assert failures(report, "is missing") == [("02_aut_drvlic_new", "DownloadError")]
+
+
+def test_a_bad_archive_does_not_stop_the_other_types(tmp_path):
+    folder = tmp_path / "zips"
+    folder.mkdir()
+    (folder / f"{TYPE}.zip").write_bytes(type_zip())
+    unsafe = zip_bytes({"02_aut_drvlic_new/a.json": b"{}", "02_aut_drvlic_new/../../x": b"x"})
+    (folder / "02_aut_drvlic_new.zip").write_bytes(unsafe)
+    (folder / "05_aze_passport.zip").write_bytes(type_zip("05_aze_passport"))
+    out = tmp_path / "m"
+    report = download_midv("midv500", out, ["1", "2", "5", "6"], archive_dir=folder)
+    assert report.verified == [TYPE, "02_aut_drvlic_new", "05_aze_passport"]
+    assert report.extracted == [TYPE, "05_aze_passport"]
+    assert failures(report) == [
+        ("02_aut_drvlic_new", "DownloadError"),
+        ("06_bra_passport", "DownloadError"),
+    ]
+    assert ".." in report.failed[0][2]
+    assert "06_bra_passport.zip" in report.failed[1][2]
+    assert (out / "05_aze_passport" / "images" / "CA" / "CA01_01.tif").is_file()
+    assert not (out / "02_aut_drvlic_new").exists() and not (tmp_path / "x").exists()
+    assert sorted(read_manifest(out)) == [f"{TYPE}.zip", "05_aze_passport.zip"]
+    assert report.succeeded == [TYPE, "05_aze_passport"]
+    summary = report.to_dict()
+    assert not summary["ok"] and summary["failed"][0]["type"] == "02_aut_drvlic_new"
+    assert summary["succeeded"] == [TYPE, "05_aze_passport"]
+
+
+def test_refused_sources_create_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("IDSEG_OFFLINE", raising=False)
+    out = tmp_path / "new" / "m"
+    for url in ("ftp://smartengines.com/midv-500/dataset/", "http://mirror.example/midv/", None):
+        with pytest.raises(DownloadError):
+            download_midv("midv500", out, ["1"], url)
+        assert not (tmp_path / "new").exists()
+    with pytest.raises(InputError, match="--archives must be a folder"):
+        download_midv("midv500", out, ["1"], archive_dir=tmp_path / "no-such-folder")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(InputError, match="--out must be a folder, but"):
+        download_midv("midv500", tmp_path / "file", ["1"], "https://mirror.example/midv/")
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_hash_mismatch_advice_depends_on_where_the_archive_came_from(tmp_path):
+    folder = tmp_path / "zips"
+    folder.mkdir()
+    (folder / f"{TYPE}.zip").write_bytes(type_zip())
+    download_midv("midv500", tmp_path / "m", [TYPE], archive_dir=folder)  # records its hash
+    changed = type_zip(quad=((0, 0),) * 4)
+    (folder / f"{TYPE}.zip").write_bytes(changed)
+    report = download_midv("midv500", tmp_path / "m", [TYPE], archive_dir=folder)
+    assert failures(report) == [(TYPE, "HashMismatchError")]
+    message = report.failed[0][2]
+    digest = hashlib.sha256(changed).hexdigest()
+    assert "delete it" not in message and "download it again" not in message
+    assert f"--sha256 {TYPE}={digest}" in message and str(folder) in message
+    trusted = download_midv(
+        "midv500", tmp_path / "m", [TYPE], sha256={TYPE: digest}, archive_dir=folder
+    )
+    assert trusted.ok and trusted.extracted == [TYPE]
 
 
 @pytest.mark.parametrize(
@@ -457,3 +522,44 @@ def test_cli_download_and_convert(tmp_path, monkeypatch):
     assert (tmp_path / "ds" / "masks" / f"{TYPE}_CA01_01.png").is_file()
     result = runner.invoke(app, ["convert", str(tmp_path / "zips"), "-o", str(tmp_path / "x")])
     assert result.exit_code == 2
+
+
+def test_cli_download_reports_failures_and_exits_1(tmp_path):
+    from typer.testing import CliRunner
+
+    from idseg.cli.midv import app
+
+    (tmp_path / "zips").mkdir()
+    (tmp_path / "zips" / f"{TYPE}.zip").write_bytes(type_zip())
+    (tmp_path / "zips" / "05_aze_passport.zip").write_bytes(type_zip("05_aze_passport"))
+    args = ["download", "midv500", "-o", str(tmp_path / "m"), "--types", "1,2,5"]
+    args += ["--archives", str(tmp_path / "zips")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "extracted: 2 (01_alb_id, 05_aze_passport)" in flat
+    assert "failed: 02_aut_drvlic_new: DownloadError" in flat
+    assert "1 type(s) failed, 2 succeeded (01_alb_id, 05_aze_passport)" in flat
+    as_json = CliRunner().invoke(app, [*args, "--json"])
+    assert as_json.exit_code == 1
+    summary = json.loads(as_json.stdout)
+    assert summary["up_to_date"] == [TYPE, "05_aze_passport"] and not summary["ok"]
+    assert [f["type"] for f in summary["failed"]] == ["02_aut_drvlic_new"]
+
+
+def test_cli_out_naming_a_file_is_a_clean_error(tmp_path, tree):
+    from typer.testing import CliRunner
+
+    from idseg.cli.midv import app
+
+    mine = tmp_path / "mine.txt"
+    mine.write_text("keep")
+    for args in (
+        ["download", "midv500", "-o", str(mine), "--types", "1", "--archives", str(tmp_path)],
+        ["convert", str(tree), "-o", str(mine)],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "--out must be a folder, but" in " ".join(result.output.split())
+        assert not isinstance(result.exception, FileExistsError)
+        assert mine.read_text() == "keep"

@@ -68,7 +68,9 @@ def download(
 
     The first SHA-256 seen of every archive is recorded in OUT/hashes.json and checked on every
     later run; types already unpacked from the recorded archive are skipped. Interrupted
-    downloads resume.
+    downloads resume. A type that fails (network, hash mismatch, unsafe archive) does not stop
+    the others; the command lists what succeeded and what failed, and exits with 1 when any
+    type failed.
     """
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
@@ -97,12 +99,25 @@ def download(
         )
     if as_json:
         print_json(report.to_dict())
-        return
+    else:
+        _print_download(report)
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+def _print_download(report: DownloadReport) -> None:
     for key in ("downloaded", "verified", "extracted", "up_to_date"):
         names = getattr(report, key)
         if names:
             more = " ..." if len(names) > 5 else ""
             say(f"{key.replace('_', ' ')}: {len(names)} ({', '.join(names[:5])}{more})")
+    for name, error, message in report.failed:
+        say(f"failed: {name}: {error}: {message}", "red")
+    if report.failed:
+        done = report.succeeded
+        listed = f" ({', '.join(done)})" if done else ""
+        say(f"{len(report.failed)} type(s) failed, {len(done)} succeeded{listed} -> {report.out}")
+        return
     say(f"-> {report.out}; convert with: idseg data midv convert {report.out} --out DATASET")
 
 

@@ -59,10 +59,37 @@ class DownloadReport:
     verified: list[str] = field(default_factory=list)
     extracted: list[str] = field(default_factory=list)
     up_to_date: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(type name, error type, message)`` of every type that could not be got."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every type was got (nothing failed)."""
+        return not self.failed
+
+    @property
+    def succeeded(self) -> list[str]:
+        """Types that are now unpacked and verified (in the order they were handled).
+
+        Example:
+            >>> DownloadReport(Path("m"), verified=["01_x", "02_y"], failed=[("02_y", "E", "")]).succeeded
+            ['01_x']
+        """
+        failed = {name for name, _, _ in self.failed}
+        done = [*self.downloaded, *self.verified, *self.extracted, *self.up_to_date]
+        return [name for name in dict.fromkeys(done) if name not in failed]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary."""
-        return {**asdict(self), "out": str(self.out)}
+        """JSON-ready summary (``failed`` as ``{"type", "error", "message"}`` objects).
+
+        Example:
+            >>> report = DownloadReport(Path("m"), failed=[("02_x", "DownloadError", "why")])
+            >>> report.to_dict()["failed"], report.ok
+            ([{'type': '02_x', 'error': 'DownloadError', 'message': 'why'}], False)
+        """
+        failed = [{"type": t, "error": e, "message": m} for t, e, m in self.failed]
+        summary = {**asdict(self), "out": str(self.out), "failed": failed}
+        return summary | {"succeeded": self.succeeded, "ok": self.ok}
 
 
 def read_manifest(out: Path) -> dict[str, str]:
@@ -91,7 +118,7 @@ def _archive_url(dataset: str, base_url: str | None, missing: Sequence[str]) -> 
     official = FTP_URLS[dataset]
     if base_url is None and not missing:
         return None
-    if base_url is None or base_url.lower().startswith("ftp:"):
+    if base_url is None or base_url.strip().lower().startswith("ftp:"):
         example = missing[0] if missing else "01_alb_id"
         raise DownloadError(
             f"the {dataset} archives are published only on an FTP server ({official}), which is "
@@ -125,6 +152,16 @@ class _Job:
     report: DownloadReport
 
 
+def _mismatch_advice(job: _Job, name: str, digest: str) -> str:
+    """What to do about a present archive whose hash differs, by where it came from."""
+    if job.own_archives:
+        return "delete it to download it again"
+    return (
+        f"put the published {name}.zip in {job.archives} instead (idseg never deletes or "
+        f"downloads files there), or, if you trust this archive, pass --sha256 {name}={digest}"
+    )
+
+
 def _fetch(job: _Job, name: str) -> None:
     archive, folder = job.archives / f"{name}.zip", job.out / name
     expected = job.expected.get(name)
@@ -133,7 +170,7 @@ def _fetch(job: _Job, name: str) -> None:
         if expected is not None and digest != expected:
             raise HashMismatchError(
                 f"archive {archive} has SHA-256 {digest}, expected {expected}; "
-                "delete it to download it again"
+                + _mismatch_advice(job, name, digest)
             )
         job.report.verified.append(name)
     elif expected is not None and _marker_hash(folder) == expected:
@@ -165,6 +202,47 @@ def _fetch(job: _Job, name: str) -> None:
     _record(job.out, archive.name, digest)
     if job.own_archives and not job.keep_archives:
         archive.unlink(missing_ok=True)
+
+
+def _fetch_or_record(job: _Job, name: str) -> None:
+    """Get one type; a failure is recorded in the report and the next type goes on."""
+    try:
+        _fetch(job, name)
+    except (DownloadError, InputError) as exc:  # DownloadError covers HashMismatchError
+        job.report.failed.append((name, type(exc).__name__, str(exc)))
+        logger.warning("MIDV type %s failed (%s); going on", name, type(exc).__name__)
+        logger.debug("MIDV type %s: %s", name, exc)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the run needs: the expected hashes and, when something is missing, the base URL."""
+
+    dataset: str
+    out: Path
+    archives: Path
+    names: Sequence[str]
+    given: Mapping[str, str | None]
+    base_url: str | None
+    own_archives: bool  # False with an archive folder: nothing is downloaded then
+
+    def resolve(self) -> tuple[dict[str, str], str | None]:
+        """Expected SHA-256 per type and the checked base URL; reads, never creates, files."""
+        records = read_manifest(self.out)
+        expected = {**PINNED_SHA256[self.dataset]}
+        for name in self.names:
+            chosen = self.given.get(name) or expected.get(name) or records.get(f"{name}.zip")
+            if chosen is not None:
+                expected[name] = chosen
+        if not self.own_archives:
+            return expected, None
+        missing = [
+            n
+            for n in self.names
+            if not (self.archives / f"{n}.zip").is_file()
+            and not (n in expected and _marker_hash(self.out / n) == expected[n])
+        ]
+        return expected, _archive_url(self.dataset, self.base_url, missing)
 
 
 def download_midv(
@@ -202,42 +280,43 @@ def download_midv(
         progress: ``progress(type_name, bytes_so_far, total_or_None)`` during downloads.
 
     Returns:
-        Which types were downloaded, verified, unpacked or already up to date.
+        Which types were downloaded, verified, unpacked or already up to date, and which
+        failed (``report.failed``: type, error type, message). A type that fails (network
+        failure, hash mismatch, unsafe archive, archive missing from ``archive_dir``) does not
+        stop the others; a partial download is kept and resumed next time.
 
     Raises:
-        DownloadError: No usable source (the message explains the FTP situation), a network
-            failure (the partial file is kept and resumed next time), or an unsafe archive.
-        HashMismatchError: An archive differs from the given, pinned or recorded SHA-256.
-        InputError: Unknown dataset or type, or a bad SHA-256.
+        DownloadError: No usable source (the message explains the FTP situation), a refused
+            ``base_url``, or a corrupt ``hashes.json``; raised before anything is created.
+        InputError: Unknown dataset or type, a bad SHA-256, ``out`` is a file, or
+            ``archive_dir`` is not a folder.
 
     Example:
         >>> download_midv("midv500", Path("midv500"), ["alb_id"], "https://mirror.example/midv500/")  # doctest: +SKIP
         DownloadReport(out=PosixPath('midv500'), downloaded=['01_alb_id'], ...)
     """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out must be a folder, but {out} is a file")
     if dataset not in FTP_URLS:
         raise InputError(f"dataset must be one of {sorted(FTP_URLS)}, got {dataset!r}")
-    names, out = resolve_types(types), Path(out)
+    names = resolve_types(types)
     given = {resolve_types([k])[0]: normalise_sha256(v) for k, v in (sha256 or {}).items()}
+    if archive_dir is not None and not Path(archive_dir).is_dir():
+        raise InputError(
+            f"--archives must be a folder holding <type>.zip files, but {archive_dir} is not one"
+        )
     archives = Path(archive_dir) if archive_dir is not None else out / "archives"
+    plan = _Plan(dataset, out, archives, names, given, base_url, archive_dir is None)
+    plan.resolve()  # refuse a bad source before anything is created
     out.mkdir(parents=True, exist_ok=True)
     with file_lock(out / ".idseg-download.lock"):
-        records = read_manifest(out)
-        expected = {**PINNED_SHA256[dataset]}
-        for name in names:
-            chosen = given.get(name) or expected.get(name) or records.get(f"{name}.zip")
-            if chosen is not None:
-                expected[name] = chosen
-        missing = [
-            n
-            for n in names
-            if not (archives / f"{n}.zip").is_file()
-            and not (n in expected and _marker_hash(out / n) == expected[n])
-        ]
+        expected, url = plan.resolve()  # again under the lock: the records may have changed
         job = _Job(
             out=out,
             archives=archives,
             own_archives=archive_dir is None,
-            base_url=None if archive_dir else _archive_url(dataset, base_url, missing),
+            base_url=url,
             expected=expected,
             limits=limits or ExtractLimits(),
             transfer={"timeout": timeout, "max_bytes": max_bytes, "offline": offline},
@@ -247,7 +326,9 @@ def download_midv(
             report=DownloadReport(out),
         )
         for name in names:
-            _fetch(job, name)
+            _fetch_or_record(job, name)
+    if job.report.failed:
+        logger.warning("%d of %d MIDV types failed", len(job.report.failed), len(names))
     return job.report
 
 
