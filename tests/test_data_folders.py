@@ -85,6 +85,14 @@ def test_open_flat_dataset_reads_classes_groups_and_quads(tmp_path):
     assert ds[0].mask_path == tmp_path / "masks" / "a_000.png"
 
 
+def test_groups_keyed_by_file_name_or_by_stem(tmp_path):
+    make_dataset(tmp_path, {"a": 2}, explicit=False)
+    meta = {"groups": {"a_000.jpg": "by-file", "a_001": "by-stem"}}  # idseg's form, older form
+    (tmp_path / "dataset.json").write_text(json.dumps(meta))
+    ds = open_dataset(tmp_path)
+    assert [s.group for s in ds] == ["by-file", "by-stem"] and ds.explicit_groups
+
+
 def test_open_wrapper_layout_through_the_project_folder(tmp_path):
     make_wrapper(tmp_path)
     ds = open_dataset(tmp_path, classes=["bg", "card"])
@@ -195,11 +203,13 @@ def test_split_is_grouped_deterministic_and_written_in_the_wrapper_layout(tmp_pa
     assert meta["classes"] == list(CLASS_NAMES) and one["group_by"] == "dataset"
     seen = {}
     for split, names in meta["splits"].items():
-        for name in names:
-            assert (tmp_path / "one" / split / "images" / f"{name}.jpg").is_file()
+        for file_name in names:  # keyed by image file name, like synth and the MIDV converters
+            name = file_name.removesuffix(".jpg")
+            assert file_name.endswith(".jpg") and name + ".jpg" == file_name
+            assert (tmp_path / "one" / split / "images" / file_name).is_file()
             assert (tmp_path / "one" / split / "masks" / f"{name}.png").is_file()
             assert (tmp_path / "one" / split / "quads" / f"{name}.json").is_file()
-            assert seen.setdefault(meta["groups"][name], split) == split  # one split per group
+            assert seen.setdefault(meta["groups"][file_name], split) == split  # one per group
     assert len(seen) == 20
     reopened = open_dataset(tmp_path / "one")
     assert reopened.explicit_groups and len(reopened) == 59
@@ -232,6 +242,14 @@ def test_split_refuses_to_overwrite_or_replace_its_source(tmp_path):
         split_dataset(src, src, force=True)
     with pytest.raises(InputError, match="replace the source"):
         split_dataset(src, tmp_path, force=True)
+    for inside in (src / "sp", src / "images" / "sp"):  # overlapping the source either way
+        with pytest.raises(InputError, match="inside the source"):
+            split_dataset(src, inside, force=True)
+        assert not inside.exists()
+    assert sorted(p.name for p in src.iterdir()) == ["dataset.json", "images", "masks", "quads"]
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match="must be a folder, but"):
+        split_dataset(src, tmp_path / "a_file")
     with pytest.raises(InputError, match="link"):
         split_dataset(src, tmp_path / "x", link="move")
     assert not (tmp_path / "x").exists()
@@ -339,7 +357,8 @@ def test_check_split_root_reports_each_split_and_leaked_groups(tmp_path):
     assert report.pixels == [10 * 208, 10 * 464, 0, 10 * 96, 0, 0, 0]
     assert report.splits["val"].pixels == [n * 4 // 10 for n in report.pixels]
     # move one frame of a train group into val: an explicit group now straddles splits
-    name = meta["splits"]["train"][0]
+    file_name = meta["splits"]["train"][0]
+    name = file_name.removesuffix(".jpg")
     for sub, ext in (("images", ".jpg"), ("masks", ".png"), ("quads", ".json")):
         (tmp_path / "out/val" / sub / f"{name}{ext}").parent.mkdir(exist_ok=True)
         (tmp_path / "out/train" / sub / f"{name}{ext}").rename(
@@ -347,7 +366,7 @@ def test_check_split_root_reports_each_split_and_leaked_groups(tmp_path):
         )
     leaked = check_dataset(tmp_path / "out")
     assert [(p.kind, p.path) for p in leaked.problems] == [
-        ("group_in_several_splits", meta["groups"][name])
+        ("group_in_several_splits", meta["groups"][file_name])
     ]
 
 

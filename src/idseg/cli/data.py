@@ -34,14 +34,22 @@ def _class_names(classes: str | None, config: Path | None) -> list[str] | None:
 @app.command("split")
 def split(
     src: Path = typer.Argument(..., help="Dataset folder: images/ + masks/, or train/val/..."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (must be empty)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output folder: new or empty (any other needs --force)."
+    ),
     ratios: str = typer.Option("0.8,0.1,0.1", help="Train,val[,test] shares summing to 1."),
     seed: int = typer.Option(0, help="Seed of the group shuffle (same seed, same split)."),
     group_by: str = typer.Option(
         "auto", help="auto (dataset.json, else names), name (guessed from names) or file."
     ),
     link: str = typer.Option("copy", help="copy, hardlink or symlink the files."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace a non-empty --out and everything in it. Without --force any non-empty "
+        "--out is refused, even an earlier split. --out may never be the source, nor lie "
+        "inside it or around it.",
+    ),
     classes: str | None = typer.Option(None, help=_CLASSES_HELP),
     config: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a machine summary on stdout."),

@@ -2,9 +2,10 @@
 
 A flat folder (``idseg synth``, the MIDV converters) holds ``images/<name>.<ext>``,
 ``masks/<name>.png`` (single-channel class indices), optional ``quads/<name>.json`` and
-``dataset.json`` (``{"classes": [...], "groups": {name: group}}``). A split root (the wrapper's
-``data/{train,val}``, :mod:`idseg.data.split`'s output) holds one flat folder per split. Masks
-pair with images by stem; a sample's group is its ``dataset.json`` entry, else
+``dataset.json`` (``{"classes": [...], "groups": {image file name: group}}``). A split root
+(the wrapper's ``data/{train,val}``, :mod:`idseg.data.split`'s output) holds one flat folder per
+split. Masks pair with images by stem; a sample's group is its ``dataset.json`` entry (keyed by
+the image's file name, as idseg writes it, or by its stem, as older splits did), else
 :func:`guess_group` of its name.
 """
 
@@ -258,7 +259,7 @@ def _open_flat(
     for stem, image in images.items():
         if stem not in masks:
             continue
-        group = groups.get(stem, groups.get(image.name))
+        group = groups.get(image.name, groups.get(stem))
         explicit = explicit and group is not None
         quad = root / "quads" / f"{stem}.json"
         samples.append(

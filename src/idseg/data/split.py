@@ -4,7 +4,9 @@ Whole groups are assigned (frames of one document or template never straddle spl
 groups are shuffled with the seed, then taken largest first, each going to the split furthest
 below its target size. The same dataset and seed give the same split. The result is written in
 the original SAM2 ID Segmenter's layout, ``OUT/<split>/{images,masks}`` (plus ``quads`` when the
-source has them), with ``OUT/dataset.json`` holding the classes, groups and split assignment.
+source has them), with ``OUT/dataset.json`` holding the classes, the groups and the split
+assignment, both keyed by image file name (``"card_01.jpg"``, as ``idseg synth`` and the MIDV
+converters write them; :mod:`idseg.data.folders` also reads groups keyed by stem).
 COCO files are not carried over. The output folder is built beside ``OUT`` and renamed into
 place when complete.
 """
@@ -149,13 +151,14 @@ def split_dataset(
     groups, used = _groups(dataset, group_by, len(shares))
     placed = assign_groups(Counter(groups.values()), wanted, seed)
     where = {s.name: placed[groups[s.name]] for s in dataset}
+    files = {s.name: s.image_path.name for s in dataset}  # keys of dataset.json: file names
     with atomic_dir(out_path) as tmp:
         for sample in dataset:
             _place(sample, tmp / where[sample.name], link)
         meta = {
             "classes": dataset.class_names,
-            "groups": {s.name: groups[s.name] for s in dataset},
-            "splits": {n: sorted(k for k, v in where.items() if v == n) for n in shares},
+            "groups": {files[s.name]: groups[s.name] for s in dataset},
+            "splits": {n: sorted(files[k] for k, v in where.items() if v == n) for n in shares},
             "split": {"seed": seed, "ratios": shares, "group_by": used, "source": str(src)},
         }
         atomic_write_json(tmp / "dataset.json", meta)
@@ -173,10 +176,15 @@ def _check_choice(value: str, choices: Sequence[str], what: str) -> None:
 
 def _check_out(src: Path, out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out must be a folder, {out} is a file")
+        raise InputError(f"--out must be a folder, but {out} is a file")
     src_abs, out_abs = src.resolve(), out.resolve()
     if src_abs == out_abs or out_abs in src_abs.parents:
         raise InputError(f"--out {out} would replace the source {src}; choose another folder")
+    if src_abs in out_abs.parents:
+        raise InputError(
+            f"--out {out} lies inside the source {src}, so the split would land in the "
+            "dataset it splits; choose a folder outside it"
+        )
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"--out {out} is not empty; pass --force to replace it")
 
