@@ -325,6 +325,10 @@ def test_check_finds_every_planted_problem(tmp_path):
         ("missing_mask", "nomask.jpg"),
     }
     assert not report.ok
+    for problem in report.problems:  # the path is the problem's, never repeated in its message
+        assert problem.path not in problem.message, problem
+    colour = next(p for p in report.problems if p.kind == "bad_mask_format")
+    assert colour.message.startswith("expected a single-channel class mask")
     unknown = report.to_dict()["unknown_values"]
     assert [(u["value"], u["pixels"]) for u in unknown] == [(9, 16), (200, 1)]
     assert all(Path(f).name == "value.png" for u in unknown for f in u["files"])

@@ -272,14 +272,20 @@ def _check_sample(sample: Sample, report: CheckReport) -> None:
         hw = image_size(sample.image_path)
     except ImageError as exc:
         hw = None
-        problems.append(Problem("unreadable_image", str(sample.image_path), str(exc)))
+        problems.append(
+            Problem("unreadable_image", str(sample.image_path), _detail(exc, sample.image_path))
+        )
     try:
         mask = read_mask(sample.mask_path)
     except UnsupportedFormatError as exc:
-        problems.append(Problem("bad_mask_format", str(sample.mask_path), str(exc)))
+        problems.append(
+            Problem("bad_mask_format", str(sample.mask_path), _detail(exc, sample.mask_path))
+        )
         return
     except ImageError as exc:
-        problems.append(Problem("unreadable_mask", str(sample.mask_path), str(exc)))
+        problems.append(
+            Problem("unreadable_mask", str(sample.mask_path), _detail(exc, sample.mask_path))
+        )
         return
     if hw is not None and hw != mask.shape:
         message = f"image is {hw[1]} x {hw[0]} but mask is {mask.shape[1]} x {mask.shape[0]}"
@@ -287,6 +293,15 @@ def _check_sample(sample: Sample, report: CheckReport) -> None:
     _count(mask, str(sample.mask_path), report)
     if sample.quad_path is not None:
         _check_quad(sample.quad_path, problems)
+
+
+def _detail(exc: Exception, path: Path) -> str:
+    """The message of ``exc`` without a leading ``"<path>: "``: a problem names its path itself.
+
+    Messages of :func:`read_mask` start with the path; image and quad errors do not.
+    """
+    text, prefix = str(exc), f"{path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def _count(mask: np.ndarray, where: str, report: CheckReport) -> None:
@@ -310,7 +325,7 @@ def _check_quad(path: Path, problems: list[Problem]) -> None:
     try:
         read_quads(path)
     except InputError as exc:
-        problems.append(Problem("bad_quad", str(path), str(exc)))
+        problems.append(Problem("bad_quad", str(path), _detail(exc, path)))
 
 
 def _check_leaks(ds: FolderDataset, report: CheckReport) -> None:
