@@ -133,7 +133,30 @@ class _Source:
 
 
 def find_annotation_files(root: Path) -> list[_Source]:
-    """Every VIA file under an ``annotations/`` folder of ``root``, with its image folder."""
+    """Every VIA file under an ``annotations/`` folder of ``root``, with its image folder.
+
+    ``<subset>/annotations/<type>.json`` pairs with ``<subset>/images/<type>/``, and
+    ``clips/annotations/<type>/<NN>.json`` with ``clips/images/<type>/<NN>/``; deeper files are
+    ignored. The files are not read here.
+
+    Args:
+        root: The unpacked MIDV-2020 folder (or one subset of it).
+
+    Returns:
+        One source per annotation file (``annotations``, ``images``, ``subset``, ``doc_type``
+        and ``clip``, None outside ``clips``), sorted by path.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     for ann in ("photo/annotations/alb_id.json", "clips/annotations/esp_id/07.json"):
+        ...         (Path(tmp) / ann).parent.mkdir(parents=True, exist_ok=True)
+        ...         _ = (Path(tmp) / ann).write_text("{}")
+        ...     for s in find_annotation_files(Path(tmp)):
+        ...         print(s.subset, s.doc_type, s.clip, s.images.relative_to(tmp).as_posix())
+        clips esp_id 07 clips/images/esp_id/07
+        photo alb_id None photo/images/alb_id
+    """
     root = Path(root)
     found = []
     candidates = [root, *root.rglob("annotations")]
