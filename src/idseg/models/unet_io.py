@@ -205,7 +205,7 @@ def _info(ckpt: Any, name: str) -> UNetInfo:
             f"{name!r} is not a U-Net checkpoint of idseg train unet: expected 'model' and "
             f"'config' with class_names, image_size and resolved.unet ({type(exc).__name__}: {exc})"
         ) from exc
-    if arch.num_classes != (1 if binary else len(classes)):
+    if arch.num_classes != (1 if binary else len(classes)) or (binary and len(classes) != 2):
         raise CheckpointError(
             f"{name!r}: the model has {arch.num_classes} output channel(s) but the config lists "
             f"{len(classes)} classes (binary={binary})"
