@@ -1,0 +1,156 @@
+"""Pieces of a U-Net training run: optimiser and schedule, mixed precision, class weights, logs.
+
+The learning rate follows a per-step schedule: a linear warm-up over ``warmup_epochs`` from
+``lr / warmup_steps`` to ``lr``, then either a cosine decay to ``lr * min_lr_ratio`` at the last
+step (``cosine``) or ``lr`` to the end (``constant``). Weight decay applies to convolution
+weights only, not to norms and biases.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from idseg.data.folders import Sample
+from idseg.train.unet_config import UNetTrainConfig
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["amp_settings", "class_weights_for", "lr_factor", "make_optimizer", "tensorboard_writer"]
+
+
+def lr_factor(
+    step: int, total: int, warmup: int, kind: str = "cosine", min_ratio: float = 0.01
+) -> float:
+    """Learning-rate multiplier for optimiser step ``step`` (0-based) of ``total``.
+
+    Example:
+        >>> [round(lr_factor(s, 10, 2), 3) for s in (0, 1, 2, 9)]
+        [0.5, 1.0, 1.0, 0.01]
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    if kind == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup - 1))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(
+    cfg: UNetTrainConfig, model: torch.nn.Module, steps_per_epoch: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """The optimiser of ``cfg.optimizer`` and its per-step schedule.
+
+    Example:
+        >>> cfg = UNetTrainConfig(data="d", epochs=2, optimizer="sgd")
+        >>> opt, sched = make_optimizer(cfg, torch.nn.Conv2d(1, 1, 1), 5)
+        >>> type(opt).__name__, round(sched.get_last_lr()[0], 6)
+        ('SGD', 0.0004)
+    """
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    other = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": other, "weight_decay": 0.0},
+    ]
+    optimizer: torch.optim.Optimizer
+    if cfg.optimizer == "sgd":
+        optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    elif cfg.optimizer == "adam":
+        optimizer = torch.optim.Adam(groups, lr=cfg.lr)
+    else:
+        optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = min(total, round(cfg.warmup_epochs * steps_per_epoch))
+
+    def schedule(step: int) -> float:
+        return lr_factor(step, total, warmup, cfg.scheduler, cfg.min_lr_ratio)
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def amp_settings(
+    precision: str, device: torch.device
+) -> tuple[torch.dtype | None, torch.amp.GradScaler]:
+    """Autocast dtype (``None``: float32) and a gradient scaler (enabled for fp16 only).
+
+    Mixed precision runs on CUDA only: ``auto`` picks bf16 where the GPU supports it, else fp16;
+    on other devices every setting trains in float32.
+
+    Example:
+        >>> dtype, scaler = amp_settings("auto", torch.device("cpu"))
+        >>> dtype, scaler.is_enabled()
+        (None, False)
+    """
+    dtype: torch.dtype | None = None
+    if device.type == "cuda" and precision != "off":
+        bf16 = torch.cuda.is_bf16_supported()
+        dtype = (
+            torch.bfloat16
+            if precision == "bf16" or (precision == "auto" and bf16)
+            else torch.float16
+        )
+    elif precision in ("bf16", "fp16"):
+        logger.info(
+            "mixed precision %s is used on CUDA only; training in float32 on %s",
+            precision,
+            device.type,
+        )
+    scaler = torch.amp.GradScaler(
+        device.type if device.type == "cuda" else "cpu", enabled=dtype == torch.float16
+    )
+    return dtype, scaler
+
+
+def class_weights_for(
+    cfg: UNetTrainConfig, samples: Sequence[Sample], lut: np.ndarray, num_classes: int
+) -> list[float] | None:
+    """The class weights of the loss: the configured list, or computed from the training masks.
+
+    ``inverse`` and ``median`` are :func:`idseg.data.check.class_weights` of the model's classes;
+    a class with no training pixel gets weight 0.
+
+    Example:
+        >>> class_weights_for(UNetTrainConfig(data="d"), [], np.zeros(1, np.uint8), 2) is None
+        True
+    """
+    from idseg.errors import ConfigError
+
+    spec = cfg.class_weights if cfg.class_weights is not None else cfg.loss.class_weights
+    if spec is None:
+        return None
+    if not isinstance(spec, str):
+        if len(spec) != num_classes:
+            raise ConfigError(f"class_weights has {len(spec)} values for {num_classes} classes")
+        return [float(w) for w in spec]
+    from idseg.data.check import class_weights
+    from idseg.train.data import class_pixels
+
+    pixels, present = class_pixels(samples, lut, num_classes)
+    inverse, median = class_weights(pixels, present)
+    chosen = inverse if spec == "inverse" else median
+    weights = [float(w) if w is not None else 0.0 for w in chosen]
+    logger.info("class weights (%s): %s", spec, ", ".join(f"{w:.3g}" for w in weights))
+    return weights
+
+
+def tensorboard_writer(out: Path) -> Any:
+    """A TensorBoard ``SummaryWriter`` on ``out/tensorboard``, or ``None`` without tensorboard.
+
+    Example:
+        >>> writer = tensorboard_writer(Path("runs/a"))  # doctest: +SKIP
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        logger.info(
+            "tensorboard is not installed (pip install 'idseg[train]'): no TensorBoard logs"
+        )
+        return None
+    return SummaryWriter(log_dir=str(out / "tensorboard"))
