@@ -22,11 +22,8 @@ the same weights as three epochs in one go (on CUDA only as far as its kernels a
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,33 +33,23 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from idseg.errors import CheckpointError, ConfigError, IdsegError
-from idseg.io.atomic import atomic_path, atomic_write_json
+from idseg.errors import IdsegError
+from idseg.io.atomic import atomic_write_json
 from idseg.metrics import ConfusionMatrix
-from idseg.models.unet import UNet, build_unet, count_parameters
-from idseg.train.data import (
-    EpochSampler,
-    SegmentationDataset,
-    TrainingData,
-    class_mapping,
-    open_training_data,
-)
-from idseg.train.losses import SegmentationLoss
+from idseg.train.data import open_training_data
 from idseg.train.unet_config import UNetTrainConfig
-from idseg.train.unet_setup import (
-    amp_settings,
-    class_weights_for,
-    make_optimizer,
-    tensorboard_writer,
+from idseg.train.unet_setup import Run, build_run, determinism, tensorboard_writer
+from idseg.train.unet_state import (
+    check_resumable,
+    read_history,
+    read_resume,
+    restore,
+    save_checkpoint,
 )
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CHECKPOINT_FORMAT", "TrainResult", "train_unet"]
-
-CHECKPOINT_FORMAT = "idseg-unet/1"
-#: Settings a resumed run may change; anything else must match ``last.pt``.
-RESUMABLE = ("epochs", "workers", "device", "deterministic")
+__all__ = ["TrainResult", "train_unet"]
 
 #: ``progress(phase, done, total)`` with phase ``"train"`` or ``"val"``.
 ProgressFn = Callable[[str, int, int], None]
@@ -103,62 +90,6 @@ class TrainResult:
         return self.out / "best.pt"
 
 
-@contextlib.contextmanager
-def _determinism(on: bool, device: torch.device) -> Iterator[None]:
-    """Deterministic kernels for the run; the previous global settings come back afterwards."""
-    cudnn = torch.backends.cudnn
-    saved = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-        cudnn.deterministic,
-        cudnn.benchmark,
-    )
-    if on:
-        if device.type == "cuda":
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        cudnn.deterministic, cudnn.benchmark = True, False
-    elif device.type == "cuda":
-        cudnn.benchmark = True
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-        cudnn.deterministic, cudnn.benchmark = saved[2], saved[3]
-
-
-def _read_resume(out: Path) -> dict[str, Any]:
-    path = out / "last.pt"
-    if not path.is_file():
-        raise CheckpointError(f"cannot resume: {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError ...
-        raise CheckpointError(
-            f"cannot read {path.name} as a weights-only checkpoint: {exc}"
-        ) from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: not a training checkpoint of idseg train unet ({CHECKPOINT_FORMAT})"
-        )
-    return state
-
-
-def _check_same(cfg: UNetTrainConfig, classes: tuple[str, ...], stored: dict[str, Any]) -> None:
-    now = cfg.to_file_dict(classes)
-    for top in ("image_size", "class_names", "paths"):
-        if now[top] != stored.get(top):
-            raise ConfigError(
-                f"cannot resume with a different {top}: checkpoint {stored.get(top)!r}, now {now[top]!r}"
-            )
-    before = stored.get("train", {})
-    changed = [k for k, v in now["train"].items() if k not in RESUMABLE and before.get(k) != v]
-    if changed:
-        raise ConfigError(
-            f"cannot resume with changed settings {changed}; only {', '.join(RESUMABLE)} may change (use the run's config.json)"
-        )
-
-
 def _batches(
     loader: DataLoader[Any], device: torch.device
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -167,7 +98,7 @@ def _batches(
         yield x.contiguous(memory_format=torch.channels_last), masks.to(device, non_blocking=True)
 
 
-def _train_epoch(run: _Run, epoch: int, progress: ProgressFn | None) -> dict[str, float]:
+def _train_epoch(run: Run, epoch: int, progress: ProgressFn | None) -> dict[str, float]:
     run.model.train()
     run.train_set.set_epoch(epoch)
     run.sampler.set_epoch(epoch)
@@ -204,7 +135,7 @@ def _train_epoch(run: _Run, epoch: int, progress: ProgressFn | None) -> dict[str
 
 
 @torch.no_grad()
-def _validate(run: _Run, progress: ProgressFn | None) -> dict[str, Any]:
+def _validate(run: Run, progress: ProgressFn | None) -> dict[str, Any]:
     run.model.eval()
     cm = ConfusionMatrix(len(run.classes), run.classes, ignore_index=run.cfg.loss.ignore_index)
     total, seen = 0.0, 0
@@ -223,133 +154,6 @@ def _validate(run: _Run, progress: ProgressFn | None) -> dict[str, Any]:
     return {"val_loss": total / max(seen, 1), **cm.summary()}
 
 
-@dataclass
-class _Run:
-    """The live objects of one run."""
-
-    cfg: UNetTrainConfig
-    device: torch.device
-    classes: tuple[str, ...]
-    model: UNet
-    loss: SegmentationLoss
-    train_set: SegmentationDataset
-    sampler: EpochSampler
-    train_loader: DataLoader[Any]
-    val_loader: DataLoader[Any]
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler
-    amp_dtype: torch.dtype | None
-    config_doc: dict[str, Any]
-
-
-def _build(cfg: UNetTrainConfig, data: TrainingData, device: torch.device) -> _Run:
-    classes, lut = class_mapping(data.classes, cfg.classes, cfg.loss.ignore_index)
-    if cfg.binary and len(classes) != 2:
-        raise ConfigError(
-            f"a binary model needs exactly two classes, the data gives {list(classes)}; pass --classes"
-        )
-    weights = class_weights_for(cfg, data.train, lut, len(classes))
-    torch.manual_seed(cfg.seed)
-    model = build_unet(cfg.model, 1 if cfg.binary else len(classes), **cfg.unet)
-    model = model.to(device).to(memory_format=torch.channels_last)
-    workers = (
-        0
-        if cfg.deterministic
-        else (
-            cfg.workers
-            if cfg.workers is not None
-            else (min(8, os.cpu_count() or 1) if device.type == "cuda" else 0)
-        )
-    )
-    train_set = SegmentationDataset(
-        data.train, cfg.size, lut, cfg.augment, cfg.seed, cfg.loss.ignore_index
-    )
-    val_set = SegmentationDataset(data.val, cfg.size, lut, None, cfg.seed, cfg.loss.ignore_index)
-    sampler = EpochSampler(len(train_set), cfg.seed)
-    common: dict[str, Any] = {"num_workers": workers, "pin_memory": device.type == "cuda"}
-    train_loader = DataLoader(
-        train_set,
-        cfg.batch_size,
-        sampler=sampler,
-        drop_last=len(train_set) > cfg.batch_size,
-        **common,
-    )
-    val_loader = DataLoader(val_set, cfg.batch_size, shuffle=False, **common)
-    optimizer, scheduler = make_optimizer(cfg, model, len(train_loader))
-    amp_dtype, scaler = amp_settings(cfg.mixed_precision, device)
-    resolved = {
-        "unet": model.config.to_dict(),
-        "parameters": count_parameters(model),
-        "classes": list(classes),
-        "data": {
-            "source": data.source,
-            "train": len(data.train),
-            "val": len(data.val),
-            "dataset_classes": list(data.classes),
-        },
-        "device": str(device),
-        "mixed_precision": str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
-        "workers": workers,
-        "class_weights": weights,
-        "torch": str(torch.__version__),
-    }
-    from idseg._version import __version__
-
-    doc = {**cfg.to_file_dict(classes), "idseg_version": __version__, "resolved": resolved}
-    doc = json.loads(json.dumps(doc))  # plain types only: the checkpoint loads with weights_only
-    loss = SegmentationLoss(cfg.loss, weights)
-    return _Run(
-        cfg,
-        device,
-        classes,
-        model,
-        loss,
-        train_set,
-        sampler,
-        train_loader,
-        val_loader,
-        optimizer,
-        scheduler,
-        scaler,
-        amp_dtype,
-        doc,
-    )
-
-
-def _save(
-    run: _Run, path: Path, epoch: int, record: dict[str, Any], best: tuple[float, int], full: bool
-) -> None:
-    state: dict[str, Any] = {
-        "format": CHECKPOINT_FORMAT,
-        "model": run.model.state_dict(),
-        "config": run.config_doc,
-        "epoch": epoch,
-        "metrics": record,
-        "best_mean_iou": best[0],
-        "best_epoch": best[1],
-    }
-    if full:
-        state.update(
-            optimizer=run.optimizer.state_dict(),
-            scheduler=run.scheduler.state_dict(),
-            scaler=run.scaler.state_dict(),
-        )
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def _history(out: Path, upto: int) -> list[dict[str, Any]]:
-    path = out / "metrics.json"
-    if not path.is_file():
-        return []
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IdsegError(f"cannot read {path}: {exc}") from exc
-    return [r for r in records if isinstance(r, dict) and int(r.get("epoch", 0)) <= upto]
-
-
 def train_unet(
     cfg: UNetTrainConfig,
     out: str | Path,
@@ -364,7 +168,7 @@ def train_unet(
     Args:
         cfg: The settings (:func:`~idseg.train.unet_config.resolve_train_config`).
         out: Output folder (created).
-        resume: Go on from ``out/last.pt``; only the settings in :data:`RESUMABLE` may differ
+        resume: Go on from ``out/last.pt``; only the settings in :data:`~idseg.train.unet_state.RESUMABLE` may differ
             from the checkpoint's (read them with ``--config out/config.json``).
         stop_after: Train at most this many epochs in this call (the schedule still spans
             ``cfg.epochs``), e.g. to split a run into sessions.
@@ -388,20 +192,20 @@ def train_unet(
 
     out = Path(out)
     cfg = cfg.validated()
-    state = _read_resume(out) if resume else None
+    state = read_resume(out) if resume else None
     device = select_device(cfg.device)
-    with _determinism(cfg.deterministic, device):
+    with determinism(cfg.deterministic, device):
         data = open_training_data(cfg.data or "", cfg.val, cfg.val_ratio, cfg.seed)
-        run = _build(cfg, data, device)
+        run = build_run(cfg, data, device)
         start, best, history = 0, (-math.inf, 0), []
         if state is not None:
-            _check_same(cfg, run.classes, state["config"])
-            _restore(run, state)
+            check_resumable(cfg, run.classes, state["config"])
+            restore(run, state)
             start, best = (
                 int(state["epoch"]),
                 (float(state["best_mean_iou"]), int(state["best_epoch"])),
             )
-            history = _history(out, start)
+            history = read_history(out, start)
             logger.info("resuming after epoch %d of %d", start, cfg.epochs)
         atomic_write_json(out / "config.json", run.config_doc)
         writer = tensorboard_writer(out)
@@ -412,8 +216,8 @@ def train_unet(
                 record = _epoch(run, epoch, progress)
                 if record["mean_iou"] is not None and record["mean_iou"] > best[0]:
                     best = (record["mean_iou"], epoch + 1)
-                    _save(run, out / "best.pt", epoch + 1, record, best, full=False)
-                _save(run, out / "last.pt", epoch + 1, record, best, full=True)
+                    save_checkpoint(run, out / "best.pt", epoch + 1, record, best, full=False)
+                save_checkpoint(run, out / "last.pt", epoch + 1, record, best, full=True)
                 history.append(record)
                 atomic_write_json(out / "metrics.json", history)
                 _log_epoch(writer, record)
@@ -426,7 +230,7 @@ def train_unet(
     return TrainResult(out, done, best[1], best[0] if best[1] else math.nan, history, run.classes)
 
 
-def _epoch(run: _Run, epoch: int, progress: ProgressFn | None) -> dict[str, Any]:
+def _epoch(run: Run, epoch: int, progress: ProgressFn | None) -> dict[str, Any]:
     began = time.perf_counter()
     train = _train_epoch(run, epoch, progress)
     val = _validate(run, progress)
@@ -440,19 +244,6 @@ def _epoch(run: _Run, epoch: int, progress: ProgressFn | None) -> dict[str, Any]
         record["mean_iou"],
     )
     return record
-
-
-def _restore(run: _Run, state: dict[str, Any]) -> None:
-    from idseg.models.checkpoints import load_state_dict_strict
-
-    load_state_dict_strict(run.model, state["model"], "last.pt")
-    try:
-        run.optimizer.load_state_dict(state["optimizer"])
-        run.scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            run.scaler.load_state_dict(state["scaler"])
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"last.pt: cannot restore the optimiser or schedule: {exc}") from exc
 
 
 def _log_epoch(writer: Any, record: dict[str, Any]) -> None:
