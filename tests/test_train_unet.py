@@ -352,7 +352,8 @@ def test_resume_matches_an_uninterrupted_run(synth: Path, tmp_path: Path):
 
 
 def test_binary_model(synth: Path, tmp_path: Path):
-    cfg = _cfg(synth, epochs=1, classes=["background", "document"], binary=True, loss="bce+dice")
+    # one class name: the foreground, against the dataset's class 0
+    cfg = _cfg(synth, epochs=1, classes=["document"], binary=True, loss="bce+dice")
     train_unet(cfg, tmp_path / "bin")
     model, info = load_unet(tmp_path / "bin" / "last.pt")
     assert info.binary and info.classes == ("background", "document")
@@ -381,6 +382,11 @@ def test_config_file_of_the_original_wrapper(synth: Path, tmp_path: Path):
         0.5,
     )
     assert cfg.data == str(synth) and cfg.mixed_precision == "auto" and cfg.epochs == 1
+    (tmp_path / "binary.json").write_text(
+        json.dumps({**legacy, "num_classes": 1, "class_names": ["document"]})
+    )
+    binary = resolve_train_config(tmp_path / "binary.json")
+    assert binary.binary and binary.classes == ("document",)
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):
         (tmp_path / "bad.json").write_text(json.dumps({"train": {"epohcs": 3}}))
         resolve_train_config(tmp_path / "bad.json")
@@ -455,3 +461,16 @@ def test_cli_resume_without_a_run(tmp_path: Path):
 
     result = CliRunner().invoke(app, ["unet", "--out", str(tmp_path / "none"), "--resume"])
     assert result.exit_code == 2 and "cannot resume" in result.output
+
+
+def test_tensorboard_is_optional(monkeypatch, tmp_path: Path, caplog):
+    import logging
+    import sys
+
+    from idseg.train.unet_setup import tensorboard_writer
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with caplog.at_level(logging.INFO, logger="idseg.train.unet_setup"):
+        assert tensorboard_writer(tmp_path) is None
+    assert "tensorboard is not installed" in caplog.text
+    assert not (tmp_path / "tensorboard").exists()

@@ -4,7 +4,8 @@ Precedence, lowest first: :class:`UNetTrainConfig` defaults < config file < comm
 A config file is any file :func:`idseg.config.load_config` reads, including the original
 wrapper's ``config.json``; it maps as follows:
 
-- ``image_size`` -> ``size``; ``class_names`` -> ``classes``; ``num_classes: 1`` -> ``binary``;
+- ``image_size`` -> ``size``; ``class_names`` -> ``classes``; ``num_classes: 1`` -> ``binary``
+  (with one class name, that class is the foreground and the dataset's class 0 the background);
 - ``model.device`` -> ``device``; ``paths.train`` / ``paths.val`` -> ``data`` / ``val``;
 - ``train.augmentation`` (:class:`~idseg.train.augment.AugmentConfig` keys, or ``false``),
   ``train.loss`` (``{"type": "dice"}``, see :func:`~idseg.train.losses.parse_loss`),
@@ -58,7 +59,8 @@ class UNetTrainConfig:
         model: Size name from :data:`idseg.models.unet.UNET_SIZES`.
         size: Letterbox side in pixels (a multiple of 32 keeps the model from padding).
         classes: Model class names (a subset of the dataset's; ``None``: all of them).
-        binary: One sigmoid output for exactly two classes.
+        binary: One sigmoid output for two classes (``classes`` of one name: that class is the
+            foreground, the dataset's class 0 the background).
         epochs: Length of the run (and of the learning-rate schedule).
         batch_size: Samples per step.
         lr: Peak learning rate.
@@ -141,8 +143,10 @@ class UNetTrainConfig:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if not 0 < self.val_ratio < 1:
             raise ConfigError(f"val_ratio must lie between 0 and 1, got {self.val_ratio}")
-        if self.binary and self.classes is not None and len(self.classes) != 2:
-            raise ConfigError(f"a binary model needs exactly two classes, got {list(self.classes)}")
+        if self.binary and self.classes is not None and len(self.classes) not in (1, 2):
+            raise ConfigError(
+                f"a binary model needs two classes (or one foreground class), got {list(self.classes)}"
+            )
         cw = self.class_weights
         if isinstance(cw, str) and cw not in ("inverse", "median"):
             raise ConfigError(
@@ -317,7 +321,7 @@ def resolve_train_config(config_file: str | Path | None = None, **flags: Any) ->
             values["size"] = cfg.image_size
         if cfg.num_classes == 1:
             values["binary"] = True
-        if cfg.class_names is not None and not (cfg.num_classes == 1 and len(cfg.class_names) == 1):
+        if cfg.class_names is not None:
             values["classes"] = cfg.class_names
         if cfg.model.device != "auto":
             values["device"] = cfg.model.device
