@@ -75,12 +75,12 @@ def _epoch_line(record: dict[str, Any]) -> None:
 def unet(
     data: Path | None = typer.Option(None, "--data", "-d", help=_DATA_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (checkpoints, metrics)."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs [default: 30]."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs (default 30)."),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", "-b", min=1, help="Batch size [default: 8]."
+        None, "--batch-size", "-b", min=1, help="Batch size (default 8)."
     ),
     lr: float | None = typer.Option(
-        None, "--lr", min=0.0, help="Peak learning rate [default: 0.002]."
+        None, "--lr", min=0.0, help="Peak learning rate (default 0.002)."
     ),
     config: Path | None = typer.Option(
         None,
@@ -89,23 +89,25 @@ def unet(
         help="Settings file (TOML/YAML/JSON; the original wrapper's config.json too).",
     ),
     size: int | None = typer.Option(
-        None, "--size", min=8, help="Letterbox side in pixels [default: 256]."
+        None, "--size", min=8, help="Letterbox side in pixels (default 256)."
     ),
     model: str | None = typer.Option(
-        None, "--model", "-m", help="unet-nano, unet-small or unet-test [default: unet-nano]."
+        None, "--model", "-m", help="unet-nano, unet-small or unet-test (default unet-nano)."
     ),
     loss: str | None = typer.Option(
         None,
         "--loss",
-        help="dice, jaccard, ce (bce), focal, or a sum such as ce+dice [default: dice].",
+        help="dice, jaccard, ce (bce), focal, or a sum such as ce+dice (default dice).",
     ),
     classes: str | None = typer.Option(
         None,
         "--classes",
-        help="Model classes, comma-separated, from the dataset's (unlisted fields merge into document) [default: all].",
+        help="Model classes, comma-separated, from the dataset's; unlisted fields merge into document (default all).",
     ),
     binary: bool | None = typer.Option(
-        None, "--binary/--softmax", help="One sigmoid output for exactly two classes."
+        None,
+        "--binary/--softmax",
+        help="One sigmoid output: two classes, or one foreground class against class 0.",
     ),
     val: Path | None = typer.Option(
         None, "--val", help="A separate validation folder (then --data is the training folder)."
@@ -113,7 +115,7 @@ def unet(
     val_ratio: float | None = typer.Option(
         None,
         "--val-ratio",
-        help="Validation share when a flat dataset is split here [default: 0.1].",
+        help="Validation share when a flat dataset is split here (default 0.1).",
     ),
     resume: bool = typer.Option(
         False,
@@ -126,13 +128,13 @@ def unet(
         help="Deterministic kernels and single-process loading.",
     ),
     seed: int | None = typer.Option(
-        None, "--seed", min=0, help="Seed of initialisation, split and augmentation [default: 0]."
+        None, "--seed", min=0, help="Seed of initialisation, split and augmentation (default 0)."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", min=0, help="Loader processes [default: 0 on CPU, up to 8 on CUDA]."
+        None, "--workers", min=0, help="Loader processes (default 0 on CPU, up to 8 on CUDA)."
     ),
     device: str | None = typer.Option(
-        None, "--device", help="auto, cpu, cuda, cuda:N or mps [default: auto]."
+        None, "--device", help="auto, cpu, cuda, cuda:N or mps (default auto)."
     ),
     as_json: bool = typer.Option(
         False, "--json", help="Print the run's summary as JSON on stdout."
@@ -140,8 +142,8 @@ def unet(
 ) -> None:
     """Train a small U-Net on a folder dataset (images/ + masks/ of class indices).
 
-    Writes OUT/config.json, OUT/last.pt (every epoch), OUT/best.pt (best validation mean
-    IoU), OUT/metrics.json (one record per epoch) and, with the `train` extra, TensorBoard logs.
+    Writes OUT/config.json, OUT/last.pt (each epoch), OUT/best.pt (best val mean IoU),
+    OUT/metrics.json (one record per epoch) and, with the `train` extra, TensorBoard logs.
     """
     from idseg.train import resolve_train_config, train_unet
 
