@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from idseg.documents.classes import class_index
+from idseg.documents.synth.clutter import shape, solid_look
 from idseg.documents.synth.render import Field, RenderedDocument
 from idseg.documents.synth.scene import SceneOptions, ScenePlan, compose_scene, plan_scene
+from idseg.documents.synth.shading import lit, rounded_height
 from idseg.errors import InputError
 
 HW = (240, 320)
@@ -354,3 +356,33 @@ def test_real_documents_every_fields_ink_lies_in_its_mask(kind):
         assert (ink & scene.field_mask(fld)).sum() >= 0.99 * ink.sum(), fld.name
         assert (ink & (scene.class_mask == class_index(fld.cls))).sum() >= 0.99 * ink.sum()
     assert checked >= 5
+
+
+# ---------------------------------------------------------------- shaded objects
+
+
+def test_lit_solids_are_brighter_on_the_side_facing_the_light():
+    disc = np.zeros((61, 61), np.uint8)
+    cv2.circle(disc, (30, 30), 25, 1, -1)
+    height = rounded_height(disc.astype(bool), 25.0)
+    light = np.array([np.cos(np.radians(45)), 0.0, np.sin(np.radians(45))])  # from +x
+    shade, spec = lit(height, light, shine=0.5)
+    assert shade[30, 45] > shade[30, 30] > shade[30, 15]
+    assert spec[30, 30:].sum() > spec[30, :31].sum()
+    flat, _ = lit(np.zeros((5, 5), np.float32), light)
+    assert np.allclose(flat, 1.0)
+
+
+def test_objects_are_shaded_solids_not_flat_fills():
+    for seed in range(4):
+        img = np.full((40, 60, 3), 120, np.float32)
+        out = solid_look(np.random.default_rng(seed), img, np.ones((40, 60), np.float32), 6.0, 0.0)
+        lum = out.mean(axis=2)
+        rims = [lum[:3, 10:-10].mean(), lum[-3:, 10:-10].mean()]
+        rims += [lum[10:-10, :3].mean(), lum[10:-10, -3:].mean()]
+        assert max(rims) - min(rims) > 15  # one side faces the light, another turns away
+        assert abs(float(np.median(lum[15:25, 20:40])) - 120) < 12  # a flat top keeps its colour
+    for seed in range(4):
+        s = shape(np.random.default_rng(seed), (40.0, 40.0), 0.0, 1.0)
+        lum = s.rgb.mean(axis=2)[s.alpha > 0.99]
+        assert lum.std() > 2.0

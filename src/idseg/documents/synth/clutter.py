@@ -16,6 +16,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from idseg.documents.synth.backgrounds import smooth_noise
+from idseg.documents.synth.shading import light_direction, lit, rounded_height
 from idseg.documents.synth.sprites import (
     Sprite,
     capsule,
@@ -44,6 +46,30 @@ _INKS = np.array([[30, 30, 35], [25, 45, 140], [70, 70, 75], [120, 20, 20]], np.
 def _pick(rng: np.random.Generator, palette: np.ndarray, jitter: float = 12.0) -> np.ndarray:
     colour = palette[int(rng.integers(len(palette)))] + rng.normal(0.0, jitter, 3)
     return np.clip(colour, 0, 255).astype(np.float32)
+
+
+def solid_look(
+    rng: np.random.Generator, img: np.ndarray, alpha: np.ndarray, bevel: float, shine: float
+) -> np.ndarray:
+    """Shade a flat picture as a solid: rounded edges ``bevel`` pixels wide, one light, a gloss.
+
+    Also adds faint blotchy texture, so no object is one flat colour.
+
+    Example:
+        >>> img = np.full((20, 30, 3), 150, np.float32)
+        >>> out = solid_look(np.random.default_rng(0), img, np.ones((20, 30), np.float32), 4.0, 0.2)
+        >>> out.shape, bool(out.std() > 1.0)
+        ((20, 30, 3), True)
+    """
+    h, w = alpha.shape
+    inside = np.zeros((h + 2, w + 2), bool)
+    inside[1:-1, 1:-1] = alpha >= 0.5  # the picture's border is the object's edge
+    height = rounded_height(inside, max(bevel, 1.0))[1:-1, 1:-1]
+    height = cv2.GaussianBlur(height, (0, 0), max(0.8, 0.15 * bevel))  # no medial-axis ridges
+    ambient, gloss = float(rng.uniform(0.35, 0.55)), float(rng.uniform(10.0, 40.0))
+    shade, spec = lit(height, light_direction(rng), ambient, shine, gloss)
+    shade *= 1.0 + 0.04 * smooth_noise(rng, h, w, max(2.0, w / 12.0))
+    return np.asarray(img, np.float32) * shade[:, :, None] + (spec * np.float32(255.0))[:, :, None]
 
 
 def pen(rng: np.random.Generator, centre: tuple[float, float], angle: float, unit: float) -> Sprite:
@@ -158,6 +184,8 @@ def note(
             for y in np.arange(pitch * 2, h, pitch):
                 img[int(y), :] = [150, 180, 220]
         _scribble(rng, img, ink)
+    curl = np.linspace(rng.uniform(0.9, 1.0), rng.uniform(1.0, 1.06), h, dtype=np.float32)
+    img *= curl[:, None, None]  # paper is never evenly lit
     return upright(img, np.ones((h, w), np.float32), centre, angle)
 
 
@@ -173,8 +201,9 @@ def card(
     w, h = max(8, round(85.6 * unit)), max(6, round(54.0 * unit))
     colour = rng.uniform(20, 240, 3).astype(np.float32)
     ramp = np.linspace(0.9, 1.1, w, dtype=np.float32)[None, :, None]
-    img = np.broadcast_to(colour, (h, w, 3)) * ramp
-    return upright(img, rounded_rect_alpha(h, w, 3.18 * unit), centre, angle)
+    alpha = rounded_rect_alpha(h, w, 3.18 * unit)
+    img = solid_look(rng, np.broadcast_to(colour, (h, w, 3)) * ramp, alpha, 0.8 * unit, 0.15)
+    return upright(img, alpha, centre, angle)
 
 
 def phone(
@@ -192,7 +221,8 @@ def phone(
     m = max(1, round(3 * unit))
     screen = np.linspace(20, 60, h - 2 * m, dtype=np.float32)[:, None, None]
     img[m : h - m, m : w - m] = screen + np.float32(rng.uniform(0, 15))
-    return upright(img, rounded_rect_alpha(h, w, 8 * unit), centre, angle)
+    alpha = rounded_rect_alpha(h, w, 8 * unit)
+    return upright(solid_look(rng, img, alpha, 3.0 * unit, 0.3), alpha, centre, angle)
 
 
 def clip(
@@ -218,7 +248,7 @@ def clip(
 def shape(
     rng: np.random.Generator, centre: tuple[float, float], angle: float, unit: float
 ) -> Sprite:
-    """A random flat object: an ellipse or a polygon in a random colour (erasers, lids, boxes).
+    """A random object: an ellipse or a polygon in a random colour (erasers, lids, boxes), shaded.
 
     Example:
         >>> bool(shape(np.random.default_rng(0), (40.0, 40.0), 0.0, 1.0).alpha.max() > 0.99)
@@ -234,10 +264,10 @@ def shape(
         pts = np.stack([(w - 1) / 2 * (1 + np.cos(ang)), (h - 1) / 2 * (1 + np.sin(ang))], 1)
         cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
     colour = rng.uniform(0, 255, 3).astype(np.float32)
-    shade = np.linspace(1.1, 0.85, h, dtype=np.float32)[:, None, None]
-    return upright(
-        np.broadcast_to(colour, (h, w, 3)) * shade, mask.astype(np.float32) / 255.0, centre, angle
-    )
+    alpha = mask.astype(np.float32) / 255.0
+    bevel = rng.uniform(0.1, 0.6) * min(w, h) / 2  # from a bevelled box to a dome
+    img = solid_look(rng, np.broadcast_to(colour, (h, w, 3)), alpha, bevel, rng.uniform(0.0, 0.3))
+    return upright(img, alpha, centre, angle)
 
 
 #: Clutter makers by name, with their relative frequencies.

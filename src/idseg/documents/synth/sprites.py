@@ -100,21 +100,45 @@ def cast_shadow(
 ) -> None:
     """Darken ``canvas`` under a blurred, shifted copy of the sprite's alpha (a soft cast shadow).
 
+    A wide shadow (``blur > 4``) is made on a copy binned by ``f = floor(blur / 2)`` pixels,
+    shifted and blurred there and enlarged back over the frame only: a soft shadow has no
+    detail finer than ``blur``, and this costs a fraction of a full-size blur.
+
     Example:
         >>> canvas = np.full((20, 20, 3), 100, np.float32)
         >>> cast_shadow(canvas, Sprite(5, 5, np.ones((6, 6), np.float32), np.zeros((6, 6, 3), np.float32)), (2, 2), 1.5, 0.5)
         >>> bool(canvas[10, 10, 0] < 100 and canvas[0, 0, 0] == 100)
         True
     """
-    pad = math.ceil(3 * blur + max(abs(offset[0]), abs(offset[1]))) + 1
+    f = int(blur // 2) if blur > 4.0 else 1
     h, w = sprite.alpha.shape
-    shadow = np.zeros((h + 2 * pad, w + 2 * pad), np.float32)
-    shadow[pad : pad + h, pad : pad + w] = sprite.alpha
-    shift = np.array([[1, 0, offset[0]], [0, 1, offset[1]]], np.float32)
-    shadow = cv2.warpAffine(shadow, shift, (w + 2 * pad, h + 2 * pad))
+    sh, sw = -(-h // f), -(-w // f)
+    pad = math.ceil((3 * blur + max(abs(offset[0]), abs(offset[1]))) / f) + 1
+    shadow = np.zeros((sh + 2 * pad, sw + 2 * pad), np.float32)
+    if f == 1:
+        shadow[pad : pad + h, pad : pad + w] = sprite.alpha
+    else:
+        binned = np.zeros((sh * f, sw * f), np.float32)
+        binned[:h, :w] = sprite.alpha
+        shadow[pad : pad + sh, pad : pad + sw] = binned.reshape(sh, f, sw, f).mean(axis=(1, 3))
+    shift = np.array([[1, 0, offset[0] / f], [0, 1, offset[1] / f]], np.float32)
+    shadow = cv2.warpAffine(shadow, shift, shadow.shape[::-1])
     if blur > 0:
-        shadow = cv2.GaussianBlur(shadow, (0, 0), blur)
-    darken(canvas, sprite.x0 - pad, sprite.y0 - pad, shadow * np.float32(strength))
+        shadow = cv2.GaussianBlur(shadow, (0, 0), blur / f)
+    x0, y0 = sprite.x0 - pad * f, sprite.y0 - pad * f
+    if (
+        f > 1
+    ):  # enlarge back only the binned cells that reach the frame (plus one for interpolation)
+        ch, cw = canvas.shape[:2]
+        c0, r0 = max(0, -x0 // f - 1), max(0, -y0 // f - 1)
+        c1 = min(shadow.shape[1], -(-(cw - x0) // f) + 1)
+        r1 = min(shadow.shape[0], -(-(ch - y0) // f) + 1)
+        if c1 <= c0 or r1 <= r0:
+            return
+        cells = shadow[r0:r1, c0:c1]
+        big = cv2.resize(cells, ((c1 - c0) * f, (r1 - r0) * f), interpolation=cv2.INTER_LINEAR)
+        shadow, x0, y0 = big, x0 + c0 * f, y0 + r0 * f
+    darken(canvas, x0, y0, shadow * np.float32(strength))
 
 
 def _grid(x0: int, y0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
