@@ -15,6 +15,8 @@ import pytest
 
 from idseg.documents.classes import class_index
 from idseg.documents.synth.clutter import shape, solid_look
+from idseg.documents.synth.hand_shapes import FINGERS, hand_layout
+from idseg.documents.synth.hands import render_hand, skin_tone
 from idseg.documents.synth.render import Field, RenderedDocument
 from idseg.documents.synth.scene import SceneOptions, ScenePlan, compose_scene, plan_scene
 from idseg.documents.synth.shading import lit, rounded_height
@@ -358,7 +360,121 @@ def test_real_documents_every_fields_ink_lies_in_its_mask(kind):
     assert checked >= 5
 
 
-# ---------------------------------------------------------------- shaded objects
+# ---------------------------------------------------------------- hands and shaded objects
+
+SMALL = (120, 160)
+CARD = np.array([[40.0, 50.0], [120.0, 50.0], [120.0, 100.0], [40.0, 100.0]])
+EDGE, INWARD = np.array([80.0, 50.0]), np.array([0.0, 1.0])  # the card's top edge, pointing in
+
+
+def _hand(seed, pose, cover=None, unit=0.9, hw=SMALL):
+    rng = np.random.default_rng(seed)
+    parts = hand_layout(rng, EDGE, INWARD, unit, hw, pose)
+    return parts, render_hand(rng, parts, hw, skin_tone(rng), cover)
+
+
+def _in_frame(sprite, values, hw=SMALL):
+    out = np.zeros(hw + values.shape[2:], np.float32)
+    fy, fx, sy, sx = sprite.window(hw)
+    out[fy, fx] = values[sy, sx]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hand_alpha_is_exactly_the_union_of_its_outlines(seed):
+    parts, sprite = _hand(seed, ("fingers", "thumb")[seed % 2])
+    union = np.zeros(SMALL, bool)
+    band = np.zeros(SMALL, bool)
+    for part in parts:
+        union |= _inside(part.polygon, SMALL)
+        band |= _near_edges(part.polygon, 1.0, SMALL)  # OpenCV's antialiasing: within a pixel
+    got = _in_frame(sprite, sprite.alpha) >= 0.5
+    assert union.sum() > 300
+    assert np.array_equal(got[~band], union[~band])
+
+
+def test_fingers_are_jointed_tapered_and_nailed():
+    counts = set()
+    for seed in range(40):
+        parts = hand_layout(np.random.default_rng(seed), EDGE, INWARD, 1.0, SMALL, "fingers")
+        assert parts[0].name == "arm" and not any(p.under for p in parts)
+        extended = [p for p in parts if p.nail is not None]
+        counts.add(len(extended))
+        assert {p.name for p in extended} == set(FINGERS[: len(extended)])  # from the index on
+        for finger in extended:
+            (_, _, w_pip), (_, _, w_dip) = finger.joints  # three segments, two joints
+            assert finger.radius > w_pip > w_dip > 0
+            d = finger.joints[1][1]
+            nail_width = np.ptp(finger.nail @ np.array([d[1], -d[0]]))
+            assert nail_width < 2 * w_dip
+    assert counts == {1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_thumb_holds_the_card_and_the_rest_of_the_hand_goes_under_it(seed):
+    parts, sprite = _hand(seed, "thumb", cover=CARD)
+    assert parts[-1].name == "thumb" and parts[-1].nail is not None
+    assert all(p.under for p in parts[:-1])
+    deep = _inside(CARD, SMALL) & ~_near_edges(CARD, 1.5, SMALL)
+    thumb = _inside(parts[-1].polygon, SMALL)
+    thumb_band = _near_edges(parts[-1].polygon, 1.0, SMALL)
+    got = _in_frame(sprite, sprite.alpha) >= 0.5
+    keep = deep & ~thumb_band
+    assert np.array_equal(got[keep], thumb[keep])  # on the card only the thumb shows
+    assert (got & deep).sum() > 20
+
+
+@pytest.mark.parametrize("pose", ["fingers", "thumb"])
+def test_a_hand_comes_from_the_frame_edge_over_the_document(pose):
+    for seed in range(6):
+        _, sprite = _hand(seed, pose, cover=CARD)
+        mask = (_in_frame(sprite, sprite.alpha) >= 0.5).astype(np.uint8)
+        on_card = mask.astype(bool) & _inside(CARD, SMALL)
+        assert on_card.any()
+        _, labels = cv2.connectedComponents(mask)
+        for label in np.unique(labels[on_card]):
+            part = labels == label
+            assert part[0].any() or part[-1].any() or part[:, 0].any() or part[:, -1].any()
+
+
+def test_hands_are_shaded_with_a_darker_rim_and_textured_skin():
+    hw = (240, 320)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        parts = hand_layout(rng, np.array([160.0, 100.0]), INWARD, 2.0, hw, "fingers")
+        sprite = render_hand(rng, parts, hw, np.array([200.0, 150.0, 120.0], np.float32))
+        mask = (_in_frame(sprite, sprite.alpha, hw) > 0.999).astype(np.uint8)
+        lum = _in_frame(sprite, sprite.rgb, hw).mean(axis=2)
+        rim = mask.astype(bool) & ~cv2.erode(mask, np.ones((5, 5), np.uint8)).astype(bool)
+        core = cv2.erode(mask, np.ones((15, 15), np.uint8)).astype(bool)
+        assert rim.sum() > 100 and core.sum() > 500
+        assert lum[rim].mean() < 0.85 * lum[core].mean()
+        assert lum[core].std() > 3.0  # lit and blotchy, not one flat colour
+        steps = np.abs(np.diff(lum, axis=1))[core[:, 1:] & core[:, :-1]]
+        assert steps.mean() > 0.5  # fine grain
+
+
+def test_skin_tones_span_light_to_dark_continuously():
+    tones = np.array([skin_tone(np.random.default_rng(s)) for s in range(300)])
+    lum = tones.mean(axis=1)
+    assert lum.max() - lum.min() > 140
+    assert len(np.unique(np.round(lum))) > 100
+    assert (tones[:, 0] >= tones[:, 1]).all() and (tones[:, 1] >= tones[:, 2]).all()
+
+
+def test_hands_are_byte_identical_for_a_seed():
+    # Allocations between the runs move buffers around: a result that reads uninitialised
+    # memory (as OpenCV's DIST_MASK_PRECISE distance transform did) differs between them.
+    for seed in range(3):
+        a = _hand(seed, None)[1]
+        for size in (7, 1000, 33_333):
+            junk = [np.random.default_rng(size).random(size) for _ in range(5)]
+            b = _hand(seed, None)[1]
+            assert (a.x0, a.y0) == (b.x0, b.y0) and len(junk) == 5
+            assert a.rgb.tobytes() == b.rgb.tobytes()
+            assert a.alpha.tobytes() == b.alpha.tobytes()
+    c = _hand(4, None)[1]
+    assert a.rgb.shape != c.rgb.shape or a.rgb.tobytes() != c.rgb.tobytes()
 
 
 def test_lit_solids_are_brighter_on_the_side_facing_the_light():
