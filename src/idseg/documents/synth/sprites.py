@@ -153,7 +153,7 @@ def capsule(
     colour: np.ndarray,
     shading: float = 0.35,
 ) -> Sprite:
-    """A capsule (a segment swept by a disc: fingers, pens) shaded like a cylinder.
+    """A capsule (a segment swept by a disc: pens, pencils) shaded like a cylinder.
 
     Example:
         >>> s = capsule((10, 10), (30, 10), 4.0, np.array([200, 150, 120], np.float32))
