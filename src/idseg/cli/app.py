@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from idseg._version import __version__
-from idseg.cli import data, info, midv, models, prompt, segment, synth
+from idseg.cli import data, info, midv, models, prompt, segment, synth, train
 from idseg.cli._common import setup_logging
 
 app = typer.Typer(
@@ -49,3 +49,4 @@ app.command("synth")(synth.synth)
 app.add_typer(models.app, name="models")
 data.app.add_typer(midv.app, name="midv")
 app.add_typer(data.app, name="data")
+app.add_typer(train.app, name="train")
