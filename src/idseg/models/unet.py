@@ -175,6 +175,9 @@ def build_unet(
             f"unknown U-Net size {name!r}{did_you_mean(str(name), list(UNET_SIZES))} "
             f"(expected one of: {', '.join(UNET_SIZES)})"
         )
+    if "widths" in overrides:
+        overrides["widths"] = tuple(overrides["widths"])
+        overrides.setdefault("name", None)  # no longer the registry's size
     try:
         config = replace(base, num_classes=num_classes, **overrides)
     except TypeError as exc:

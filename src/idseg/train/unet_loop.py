@@ -193,6 +193,10 @@ def train_unet(
     out = Path(out)
     cfg = cfg.validated()
     state = read_resume(out) if resume else None
+    if state is None and (out / "last.pt").is_file():
+        logger.warning(
+            "the output folder already holds a run (last.pt); starting a new one over it"
+        )
     device = select_device(cfg.device)
     with determinism(cfg.deterministic, device):
         data = open_training_data(cfg.data or "", cfg.val, cfg.val_ratio, cfg.seed)
