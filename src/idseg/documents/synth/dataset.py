@@ -30,7 +30,8 @@ The same ``seed`` (and options) gives byte-identical files whatever ``workers`` 
 draws only from its own seed sequence (see :mod:`idseg.documents.synth.dataset_sample`), JSON
 has sorted keys and no timestamps, and images go through one encoder with fixed settings. The
 folder is built beside ``out`` and swapped in at the end; an existing ``out`` is only replaced
-when it is empty or an earlier dataset (it holds a ``dataset.json``), unless ``overwrite``.
+when it is empty or an earlier idseg dataset (its ``dataset.json`` names idseg as the generator and it
+holds only idseg's entries; see :mod:`idseg.data.outdir`), unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def generate_dataset(
         options: Effect and placement knobs (:class:`SceneOptions`); ``size``, ``kinds``,
             ``docs_per_scene`` and ``negatives`` above replace its own.
         jpeg_quality: Quality of the written JPEG files.
-        overwrite: Replace a non-empty ``out`` that is not an earlier dataset.
+        overwrite: Replace a non-empty ``out`` that is not an earlier idseg dataset.
         progress: Called with the number of images done after each one.
 
     Returns:
