@@ -158,7 +158,11 @@ def redact_file(
     masks: Masks,
     classes: Sequence[str] | str = DEFAULT_CLASSES,
     mode: Mode = "fill",
-    **options: object,
+    *,
+    dilate_px: int = 2,
+    fill_color: Sequence[int] = (0, 0, 0),
+    strength: float | None = None,
+    quality: int = 92,
 ) -> Path:
     """Load ``src`` upright, redact it and save a metadata-free copy to ``dst``.
 
@@ -171,8 +175,10 @@ def redact_file(
         masks: As in :func:`redact`.
         classes: As in :func:`redact`.
         mode: As in :func:`redact`.
-        **options: Further :func:`redact` keywords (``dilate_px``, ``fill_color``, ``strength``)
-            and ``quality`` for :func:`save_redacted`.
+        dilate_px: As in :func:`redact`.
+        fill_color: As in :func:`redact`.
+        strength: As in :func:`redact`.
+        quality: As in :func:`save_redacted`.
 
     Returns:
         The destination path.
@@ -181,10 +187,9 @@ def redact_file(
         >>> redact_file("id.jpg", "id_redacted.jpg", labels, mode="blur")  # doctest: +SKIP
         PosixPath('id_redacted.jpg')
     """
-    quality = options.pop("quality", 92)
     image = load_image(src)
-    out = redact(image, masks, classes, mode, **options)  # type: ignore[arg-type]
-    return save_redacted(out, dst, quality=quality)  # type: ignore[arg-type]
+    out = redact(image, masks, classes, mode, dilate_px, fill_color, strength)
+    return save_redacted(out, dst, quality=quality)
 
 
 def _check_image(image: object) -> None:
