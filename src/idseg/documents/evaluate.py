@@ -58,7 +58,7 @@ class ImageScore:
     error: str | None = None
 
 
-def _num(value: float) -> float | None:
+def _num(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
@@ -387,7 +387,8 @@ def evaluate_masks(
     One confusion matrix is accumulated over all images (per-class IoU, Dice, pixel accuracy);
     each image also gets its document IoU and Dice (class >= 1 against class >= 1; 1 when
     both are empty, a correctly rejected negative). A missing, unreadable or mismatched
-    prediction is a failure: listed with its reason, scored 0, and the batch carries on.
+    prediction is a failure: listed with its reason, scored 0 (its pixels are left out of the
+    confusion matrix), and the batch carries on. Unreadable ground-truth masks are skipped.
 
     Args:
         predictions: Folder of ``<image stem>.png`` class masks, or a function from the image
@@ -421,6 +422,12 @@ def evaluate_masks(
         except (IdsegError, OSError, ValueError) as exc:
             logger.debug("prediction for %s failed: %s", sample.name, exc)
             report.scores.append(ImageScore(sample.name, 0.0, dice=0.0, error=str(exc)))
+    logger.info(
+        "evaluated %d masks: %d failed, %d skipped",
+        len(report.scores),
+        len(report.failures),
+        len(report.skipped),
+    )
     return report
 
 
