@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
+import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -216,3 +218,40 @@ def _https(cert: tuple[Path, Path]):
 def ctx(cert: tuple[Path, Path]) -> ssl.SSLContext:
     """A client SSL context trusting the test certificate."""
     return ssl.create_default_context(cafile=str(cert[0]))
+
+
+@pytest.fixture
+def server(_https: LoopbackServer, request: pytest.FixtureRequest):
+    """The session's server, reset to serve the test module's ``PAYLOAD``."""
+    _https.reset(request.module.PAYLOAD)
+    yield _https
+    _https.behaviour.release.set()
+
+
+PROXY_VARIABLES = (
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+)
+
+
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Allow downloads (conftest forbids them) and make sure no proxy intercepts loopback."""
+    assert os.environ.get("IDSEG_OFFLINE") == "1"  # conftest's autouse fixture forbids downloads
+    monkeypatch.delenv("IDSEG_OFFLINE")
+    for var in PROXY_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+
+
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any attempt to open a socket fail loudly."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a socket was opened")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)

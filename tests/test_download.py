@@ -6,12 +6,11 @@ import hashlib
 import itertools
 import json
 import random
-import socket
 from pathlib import Path
 
 import pytest
 
-from _https_server import LoopbackServer
+from _https_server import LoopbackServer, no_sockets
 from idseg.errors import DownloadError, HashMismatchError
 from idseg.models import transfer
 from idseg.models.download import (
@@ -21,30 +20,10 @@ from idseg.models.download import (
 )
 from idseg.models.transfer import download_with_hash
 
+pytestmark = pytest.mark.usefixtures("online")
+
 PAYLOAD = random.Random(1234).randbytes(3 * 1024 * 1024 + 123)
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
-
-
-@pytest.fixture
-def server(_https):
-    _https.reset(PAYLOAD)
-    yield _https
-    _https.behaviour.release.set()
-
-
-@pytest.fixture(autouse=True)
-def _online(monkeypatch):
-    monkeypatch.delenv("IDSEG_OFFLINE", raising=False)
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-
-
-def _no_sockets(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise RuntimeError("a socket was opened")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def _part(dest: Path) -> Path:
@@ -173,7 +152,7 @@ def test_redirect_chain_is_limited_to_five(server, ctx, tmp_path, hops, ok):
     "url", ["http://127.0.0.1:9/w.pt", "ftp://example.org/w.pt", "file:///etc/passwd", "https:///w"]
 )
 def test_non_https_url_refused_without_socket(monkeypatch, tmp_path, url):
-    _no_sockets(monkeypatch)
+    no_sockets(monkeypatch)
     with pytest.raises(DownloadError, match="https"):
         download(url, tmp_path / "w.pt")
     with pytest.raises(DownloadError, match="https"):

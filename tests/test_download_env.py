@@ -19,6 +19,7 @@ import platformdirs
 import pytest
 from typer.testing import CliRunner
 
+from _https_server import no_sockets
 from idseg.errors import (
     CheckpointError,
     ConfigError,
@@ -41,36 +42,13 @@ from idseg.models.download import (
 from idseg.models.hashes import read_hash_records, record_hash
 from idseg.models.registry import get_checkpoint
 
+pytestmark = pytest.mark.usefixtures("online")
+
 PAYLOAD = random.Random(4321).randbytes(256 * 1024 + 17)
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 OTHER = random.Random(8765).randbytes(200 * 1024 + 3)
 OTHER_SHA = hashlib.sha256(OTHER).hexdigest()
 TINY_URL = get_checkpoint("tiny").url
-
-
-@pytest.fixture
-def server(_https):
-    _https.reset(PAYLOAD)
-    yield _https
-    _https.behaviour.release.set()
-
-
-@pytest.fixture(autouse=True)
-def _online(monkeypatch):
-    assert os.environ.get("IDSEG_OFFLINE") == "1"  # conftest's autouse fixture forbids downloads
-    monkeypatch.delenv("IDSEG_OFFLINE")
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-
-
-def _no_sockets(monkeypatch):
-    import socket
-
-    def refuse(*args, **kwargs):
-        raise RuntimeError("a socket was opened")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 # --- one cache folder per URL -----------------------------------------------------------------
@@ -114,7 +92,7 @@ def test_official_url_and_name_share_the_registry_location(tmp_path):
 
 
 def test_offline_mode_never_opens_a_socket(monkeypatch, tmp_path):
-    _no_sockets(monkeypatch)
+    no_sockets(monkeypatch)
     monkeypatch.setenv("IDSEG_OFFLINE", "1")
     with pytest.raises(OfflineError) as info:
         ensure_checkpoint("tiny", cache_dir=tmp_path)
@@ -214,7 +192,7 @@ def test_concurrent_ensure_downloads_once(server, ctx, tmp_path):
     ],
 )
 def test_unsafe_cache_file_names_refused(monkeypatch, tmp_path, url):
-    _no_sockets(monkeypatch)
+    no_sockets(monkeypatch)
     with pytest.raises(DownloadError, match="file name"):
         ensure_checkpoint(url, cache_dir=tmp_path)
 
