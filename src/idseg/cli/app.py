@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from idseg._version import __version__
-from idseg.cli import data, info, midv, models, prompt, segment, synth, train
+from idseg.cli import data, evaluate, info, midv, models, prompt, segment, synth, train
 from idseg.cli._common import setup_logging
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.command("segment")(segment.segment)
 app.command("prompt")(prompt.prompt)
 app.command("info")(info.info)
 app.command("synth")(synth.synth)
+app.command("eval")(evaluate.evaluate)
 app.add_typer(models.app, name="models")
 data.app.add_typer(midv.app, name="midv")
 app.add_typer(data.app, name="data")
