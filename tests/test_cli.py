@@ -355,7 +355,7 @@ def test_out_is_a_file_and_no_images_are_usage_errors(tmp_path, tiny_checkpoint)
     afile = tmp_path / "file.txt"
     afile.write_text("x")
     result = _seg([str(tmp_path), "--out", str(afile)], tiny_checkpoint)
-    assert result.exit_code == 2 and "existing file" in result.output
+    assert result.exit_code == 2 and f"must be a folder, but {afile} is a file" in result.output
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.md").write_text("no images here")

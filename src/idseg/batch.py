@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from idseg.errors import IdsegError, InputError
 from idseg.export import ExportOptions, export_segments
-from idseg.io.files import IMAGE_EXTENSIONS
+from idseg.io.files import IMAGE_EXTENSIONS, require_folder
 
 if TYPE_CHECKING:
     from idseg.config import IdsegConfig
@@ -43,20 +43,6 @@ def output_names(files: list[Path]) -> list[str]:
         seen[stem] = count
         names.append(stem if count == 1 else f"{stem}-{count}")
     return names
-
-
-def check_output_folder(out: Path) -> None:
-    """Raise :class:`InputError` when ``out`` exists and is not a folder.
-
-    Example:
-        >>> import tempfile
-        >>> with tempfile.NamedTemporaryFile() as file:
-        ...     check_output_folder(Path(file.name))
-        Traceback (most recent call last):
-        idseg.errors.InputError: --out must be a folder, but ... is an existing file
-    """
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out must be a folder, but {out} is an existing file")
 
 
 @dataclass
@@ -151,7 +137,7 @@ class BatchRunner:
         from idseg.io.files import discover_images
 
         start = time.perf_counter()
-        check_output_folder(out)
+        require_folder(out)
         found = discover_images(paths, exclude=out)
         if not found.images:
             raise InputError(

@@ -115,8 +115,8 @@ def segment(
     exits with 1 when any file failed. OUT also receives coco.json (all images),
     resolved_config.json and summary.json.
     """
-    from idseg.batch import check_output_folder
     from idseg.config import load_config
+    from idseg.io.files import require_folder
 
     everything: dict[str, Any] = {
         k: v
@@ -142,7 +142,7 @@ def segment(
     with user_errors():
         if point_grids is not None:
             everything["point_grids"] = read_point_grids(point_grids)
-        check_output_folder(out)
+        require_folder(out)
         cfg = load_config(
             config,
             checkpoint=checkpoint,

@@ -31,6 +31,7 @@ from typing import Any
 from idseg.data.midv import FTP_URLS, resolve_types
 from idseg.data.midv_archive import MARKER, ExtractLimits, safe_extract
 from idseg.errors import DownloadError, HashMismatchError, InputError
+from idseg.io.files import require_folder
 from idseg.models.cache import file_lock
 from idseg.models.hashes import normalise_sha256, read_hash_records, record_hash, sha256_file
 from idseg.models.transfer import download_with_hash, require_https
@@ -295,9 +296,7 @@ def download_midv(
         >>> download_midv("midv500", Path("midv500"), ["alb_id"], "https://mirror.example/midv500/")  # doctest: +SKIP
         DownloadReport(out=PosixPath('midv500'), downloaded=['01_alb_id'], ...)
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out must be a folder, but {out} is a file")
+    out = require_folder(out)
     if dataset not in FTP_URLS:
         raise InputError(f"dataset must be one of {sorted(FTP_URLS)}, got {dataset!r}")
     names = resolve_types(types)

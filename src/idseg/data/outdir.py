@@ -22,6 +22,7 @@ from pathlib import Path
 from idseg._version import __version__
 from idseg.errors import InputError
 from idseg.io.atomic import atomic_dir
+from idseg.io.files import require_folder
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +121,7 @@ def check_output_folder(out: Path, inputs: Sequence[Path] = (), overwrite: bool 
     Example:
         >>> check_output_folder(Path("/nonexistent/ds"))  # a new folder is always fine
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out must be a folder, but {out} is a file")
+    out = require_folder(out)
     for src in inputs:
         if _inside(out, src) or _inside(src, out):
             raise InputError(f"the output folder {out} must lie outside the input {src}")

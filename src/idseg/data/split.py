@@ -27,6 +27,7 @@ import numpy as np
 from idseg.data.folders import SPLIT_NAMES, FolderDataset, Sample, guess_group, open_dataset
 from idseg.errors import InputError
 from idseg.io.atomic import atomic_dir, atomic_write_json
+from idseg.io.files import require_folder
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +176,7 @@ def _check_choice(value: str, choices: Sequence[str], what: str) -> None:
 
 
 def _check_out(src: Path, out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out must be a folder, but {out} is a file")
+    require_folder(out)
     src_abs, out_abs = src.resolve(), out.resolve()
     if src_abs == out_abs or out_abs in src_abs.parents:
         raise InputError(f"--out {out} would replace the source {src}; choose another folder")

@@ -48,6 +48,27 @@ class Discovery:
             return image.name
 
 
+def require_folder(path: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """Return ``path`` as a :class:`Path`; raise when it exists and is not a folder.
+
+    Every command that writes into an output folder checks this first, so a file given as
+    ``--out`` is a clear error instead of a traceback.
+
+    Raises:
+        InputError: ``path`` exists and is a file (or anything but a folder).
+
+    Example:
+        >>> require_folder("/nonexistent/out")
+        PosixPath('/nonexistent/out')
+    """
+    from idseg.errors import InputError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{flag} must be a folder, but {out} is a file")
+    return out
+
+
 def _key(path: Path) -> str:
     return os.path.normcase(os.path.abspath(path))
 
