@@ -68,15 +68,15 @@ def list_bench_images(data: str | os.PathLike[str]) -> tuple[list[BenchImage], b
     root = Path(data)
     if not root.is_dir():
         raise InputError(f"expected a dataset or image folder, got {str(root)!r} (not a folder)")
+    samples: list[tuple[Path, Path | None]]
     try:
         samples = [(s.image_path, s.quad_path) for s in open_dataset(root)]
     except InputError:
         samples = []
-    if not samples:
+    if not samples:  # no masks (quads only, MIDV style) or a plain folder of photos
         folder = root / "images" if (root / "images").is_dir() else root
-        quads = root / "quads"
-        samples = [(p, quads / f"{p.stem}.json") for p in iter_image_files(folder)]
-        samples = [(p, q if q.is_file() else None) for p, q in samples]
+        quads = [(p, root / "quads" / f"{p.stem}.json") for p in iter_image_files(folder)]
+        samples = [(p, q if q.is_file() else None) for p, q in quads]
     if not samples:
         raise InputError(f"expected images in {str(root)!r}, found none")
     scored = all(q is not None for _, q in samples)
@@ -207,7 +207,7 @@ def _build(names: Sequence[str]) -> tuple[dict[str, Localizer], dict[str, str]]:
         try:
             methods[name] = make_localizer(name)
         except (IdsegError, ImportError) as exc:
-            logger.warning("method %s is unavailable: %s", name, exc)
+            logger.info("method %s is unavailable: %s", name, exc)
             unavailable[name] = f"{type(exc).__name__}: {exc}"
     return methods, unavailable
 
@@ -245,8 +245,9 @@ def run_benchmark(
         >>> run_benchmark("data/midv", ["opencv"], resize_short_side=1080).to_dict()  # doctest: +SKIP
     """
     _check_args(resize_short_side, warmup, repeat, limit, threshold)
+    unavailable: dict[str, str] = {}
     if isinstance(methods, Mapping):
-        built, unavailable = dict(methods), {}
+        built = dict(methods)
     else:
         built, unavailable = _build(resolve_method_names(methods))
     images, scored = list_bench_images(data)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from idseg._text import did_you_mean
-from idseg.errors import InputError, MissingExtraError
+from idseg.errors import DownloadError, InputError, MissingExtraError
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,13 @@ def _microwink_model_path(model_path: str | os.PathLike[str] | None) -> Path:
         return path
     from idseg.models.download import ensure_checkpoint
 
-    return ensure_checkpoint(MICROWINK_MODEL_URL, sha256=MICROWINK_MODEL_SHA256)
+    try:
+        return ensure_checkpoint(MICROWINK_MODEL_URL, sha256=MICROWINK_MODEL_SHA256)
+    except DownloadError as exc:
+        raise type(exc)(
+            f"{exc}; or fetch {MICROWINK_MODEL_URL} (SHA-256 {MICROWINK_MODEL_SHA256}) and set "
+            f"{MICROWINK_MODEL_ENV} to its path"
+        ) from exc
 
 
 def microwink_localizer(
