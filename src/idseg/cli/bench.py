@@ -122,7 +122,8 @@ def _print(report: BenchReport, show: int) -> None:
 def _table(report: BenchReport) -> Table:
     table = Table(title="document localisation")
     table.add_column("method")
-    columns = ["ms median", "ms mean", "+rectify median", "+rectify mean", "found", "failed"]
+    columns = ["loc ms median", "loc ms mean", "loc+rectify median", "loc+rectify mean"]
+    columns += ["found", "failed"]
     if report.scored:
         columns += ["IoU", "MIDV IoU", f"IoU>={report.threshold:g}", "FP", "missed"]
     for column in columns:

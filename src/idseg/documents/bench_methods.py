@@ -173,7 +173,7 @@ def microwink_localizer(
     threshold = Threshold(confidence=confidence)
 
     def localize(image: np.ndarray) -> list[np.ndarray]:
-        cards = model.apply(Image.fromarray(image, mode="RGB"), threshold)
+        cards = model.apply(Image.fromarray(np.ascontiguousarray(image)), threshold)
         return masks_to_quads([card.mask for card in cards], mask_threshold)
 
     return localize
