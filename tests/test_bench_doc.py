@@ -234,6 +234,34 @@ def test_microwink_adapter_turns_masks_into_quads(monkeypatch, tmp_path):
         microwink_localizer(tmp_path / "missing.onnx")
 
 
+def test_microwink_weights_come_from_the_env_var(monkeypatch, tmp_path):
+    microwink = pytest.importorskip("microwink")
+    weights = tmp_path / "my_seg_model.onnx"
+    weights.write_bytes(b"stand-in")
+    loaded = []
+
+    def from_path(path):
+        loaded.append(Path(path))
+        return object()
+
+    monkeypatch.setattr(microwink.SegModel, "from_path", staticmethod(from_path))
+    monkeypatch.setenv("IDSEG_MICROWINK_MODEL", str(weights))
+    from idseg.documents.bench_methods import microwink_localizer
+
+    microwink_localizer()
+    assert loaded == [weights]
+
+
+def test_microwink_offline_without_weights_is_reported_unavailable(dataset, monkeypatch):
+    pytest.importorskip("microwink")
+    monkeypatch.delenv("IDSEG_MICROWINK_MODEL", raising=False)
+    # IDSEG_OFFLINE=1 and an empty IDSEG_HOME come from the autouse fixture in conftest.py.
+    report = run_benchmark(dataset, ["microwink", "opencv"], limit=2)
+    assert report.methods == ["opencv"]
+    assert "OfflineError" in report.unavailable["microwink"]
+    assert "IDSEG_MICROWINK_MODEL" in report.unavailable["microwink"]
+
+
 def test_microwink_finds_the_sample_card():
     pytest.importorskip("microwink")
     from idseg.documents.bench_methods import microwink_localizer

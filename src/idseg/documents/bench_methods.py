@@ -8,9 +8,10 @@ covers ``[c, c + 1) x [r, r + 1)``), one per document found. The factory does th
 * ``idseg``: idseg's embedded document pipeline (:class:`idseg.documents.pipeline.DocumentPipeline`).
 * ``opencv``: the classical edges-and-contours baseline, :func:`~idseg.documents.baselines.localize_opencv`.
 * ``microwink``: the `microwink <https://github.com/cospectrum/microwink>`_ card instance segmenter
-  (ONNX); a quad is fitted to each predicted mask with :func:`idseg.quad.fit_quad`. The package
-  does not ship its weights: they are read from ``IDSEG_MICROWINK_MODEL`` when set, else fetched
-  once (13 MB, SHA-256 pinned) into the checkpoint cache.
+  (ONNX); a quad is fitted to each predicted mask with :func:`idseg.quad.fit_quad`. The wheel
+  does not ship its weights: :func:`~idseg.documents.microwink_weights.microwink_model_path` reads
+  them from ``IDSEG_MICROWINK_MODEL`` when set, else takes them once (13 MB, SHA-256 pinned) from
+  microwink's source distribution on the package index into the checkpoint cache.
 """
 
 from __future__ import annotations
@@ -18,31 +19,27 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from idseg._text import did_you_mean
-from idseg.errors import DownloadError, InputError, MissingExtraError
+from idseg.documents.microwink_weights import (
+    MICROWINK_MODEL_ENV,
+    MICROWINK_MODEL_SHA256,
+    microwink_model_path,
+)
+from idseg.errors import InputError, MissingExtraError
 
 logger = logging.getLogger(__name__)
 
 #: A localiser: RGB uint8 photo in, quads (``4 x 2``, continuous image coordinates) out.
 Localizer = Callable[[np.ndarray], list[np.ndarray]]
 
-#: The microwink weights at a fixed commit of its repository (a Git LFS file) and their SHA-256.
-MICROWINK_MODEL_URL = (
-    "https://github.com/cospectrum/microwink/raw/"
-    "bbfd5290e6fc433cdb03c8b372461c6ab55035e0/models/seg_model.onnx"
-)
-MICROWINK_MODEL_SHA256 = "13bed6f4f79df731ad9824d0b3def28379216b20bf5204389c1cb47cb60bd353"
-#: Environment variable naming a local copy of microwink's ``seg_model.onnx``.
-MICROWINK_MODEL_ENV = "IDSEG_MICROWINK_MODEL"
-
 __all__ = [
     "DEFAULT_METHODS",
     "METHODS",
     "MICROWINK_MODEL_ENV",
+    "MICROWINK_MODEL_SHA256",
     "Localizer",
     "idseg_localizer",
     "make_localizer",
@@ -123,25 +120,6 @@ def masks_to_quads(masks: Sequence[np.ndarray], threshold: float = 0.5) -> list[
     return quads
 
 
-def _microwink_model_path(model_path: str | os.PathLike[str] | None) -> Path:
-    if model_path is None:
-        model_path = os.environ.get(MICROWINK_MODEL_ENV, "").strip() or None
-    if model_path is not None:
-        path = Path(model_path).expanduser()
-        if not path.is_file():
-            raise InputError(f"expected microwink's seg_model.onnx at {path}, found no file")
-        return path
-    from idseg.models.download import ensure_checkpoint
-
-    try:
-        return ensure_checkpoint(MICROWINK_MODEL_URL, sha256=MICROWINK_MODEL_SHA256)
-    except DownloadError as exc:
-        raise type(exc)(
-            f"{exc}; or fetch {MICROWINK_MODEL_URL} (SHA-256 {MICROWINK_MODEL_SHA256}) and set "
-            f"{MICROWINK_MODEL_ENV} to its path"
-        ) from exc
-
-
 def microwink_localizer(
     model_path: str | os.PathLike[str] | None = None,
     confidence: float = 0.6,
@@ -151,13 +129,14 @@ def microwink_localizer(
 
     Args:
         model_path: microwink's ``seg_model.onnx``; default ``$IDSEG_MICROWINK_MODEL``, else the
-            pinned file from the checkpoint cache (downloaded on first use).
+            pinned file from the checkpoint cache (taken from microwink's sdist on first use).
         confidence: Least detection score kept (microwink's own default).
         mask_threshold: Mask probability above which a pixel belongs to the card.
 
     Raises:
         MissingExtraError: The ``microwink`` package is not installed.
         InputError: ``model_path`` is not a file.
+        ConfigError: ``$IDSEG_MICROWINK_MODEL`` is set but is not a file.
         DownloadError: The weights are not cached and cannot be fetched (offline included).
 
     Example:
@@ -169,7 +148,7 @@ def microwink_localizer(
         raise MissingExtraError("microwink", "bench") from None
     from PIL import Image
 
-    model = SegModel.from_path(_microwink_model_path(model_path))
+    model = SegModel.from_path(microwink_model_path(model_path))
     threshold = Threshold(confidence=confidence)
 
     def localize(image: np.ndarray) -> list[np.ndarray]:
