@@ -65,6 +65,28 @@ def parse_kinds(text: str | None) -> list[str] | None:
     return kinds
 
 
+def _names(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _list_templates() -> None:
+    from idseg.documents.classes import KINDS
+    from idseg.documents.synth.layouts import list_templates
+
+    for kind in KINDS:
+        say(f"{kind}: {', '.join(list_templates(kind))}")
+
+
+def _required(n: int | None, out: Path | None) -> tuple[int, Path]:
+    missing = [flag for flag, v in (("--n", n), ("--out", out)) if v is None]
+    if missing:
+        raise typer.BadParameter(f"missing {' and '.join(missing)} (needed unless --list)")
+    assert n is not None and out is not None  # for mypy: checked above
+    return n, out
+
+
 @contextmanager
 def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
     if not show:
@@ -78,13 +100,22 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 
 
 def synth(
-    n: int = typer.Option(..., "--n", "-n", min=1, help="Number of images."),
+    n: int | None = typer.Option(None, "--n", "-n", min=1, help="Number of images (required)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed: the same seed, the same files."),
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Output folder: new, empty, or an earlier idseg dataset."
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Output folder: new, empty, or an earlier idseg dataset."
     ),
     size: str = typer.Option("640x480", "--size", help="Image size, WIDTHxHEIGHT."),
     kinds: str | None = typer.Option(None, "--kinds", help=_KINDS_HELP),
+    templates: str | None = typer.Option(
+        None, "--templates", help="Only these templates (comma-separated; `idseg synth --list`)."
+    ),
+    exclude_templates: str | None = typer.Option(
+        None, "--exclude-templates", help="Never these templates (hold designs out for testing)."
+    ),
+    list_names: bool = typer.Option(
+        False, "--list", help="List the templates by kind and exit (OUT and N may be anything)."
+    ),
     docs: str = typer.Option("1", "--docs", help="Documents per image: N or MIN-MAX."),
     negatives: float = typer.Option(
         0.05, "--negatives", min=0.0, max=1.0, help="Share of images without any document."
@@ -102,7 +133,12 @@ def synth(
     and coco.json; it is built beside OUT and replaces it whole. Prints the images per second.
     """
     from idseg.documents.synth.dataset import generate_dataset
+    from idseg.documents.synth.scene_options import SceneOptions
 
+    if list_names:
+        _list_templates()
+        return
+    n, out = _required(n, out)
     hw, span, kind_list = parse_size(size), parse_docs(docs), parse_kinds(kinds)
     fmt = image_format.lower().lstrip(".").replace("jpeg", "jpg")
     with user_errors(), _progress(n, not as_json and console.is_terminal) as progress:
@@ -114,6 +150,9 @@ def synth(
             kinds=kind_list,
             docs_per_scene=span,
             negatives=negatives,
+            options=SceneOptions(
+                templates=_names(templates), exclude_templates=_names(exclude_templates) or ()
+            ),
             workers=workers,
             image_format=fmt,
             overwrite=force,

@@ -89,7 +89,7 @@ def draw_scene(seed: int, index: int, opts: SceneOptions, phase: float) -> Scene
     plan = plan_scene(rng, count, opts)
     # One template per scene: several documents are different identities and renders of it, so
     # the template is the image's split group and no template is seen in two splits.
-    template = scene_template(rng, opts.kinds)
+    template = scene_template(rng, opts.kinds, opts.allowed_templates())
     kind = get_template(template).kind
     docs = [
         render_document(rng, template=template, px_per_mm=_px_per_mm(kind, scale, opts.size))
@@ -98,17 +98,29 @@ def draw_scene(seed: int, index: int, opts: SceneOptions, phase: float) -> Scene
     return compose_scene(rng, docs, opts.size, opts, plan)
 
 
-def scene_template(rng: np.random.Generator, kinds: tuple[str, ...]) -> str:
+def scene_template(
+    rng: np.random.Generator,
+    kinds: tuple[str, ...],
+    allowed: dict[str, list[str]] | None = None,
+) -> str:
     """The template every document of a scene is drawn from: a kind, then one of its templates.
 
     Each allowed kind is equally likely, then each of its templates.
+
+    Args:
+        rng: The scene's generator.
+        kinds: Kinds to draw from.
+        allowed: Templates by kind (see :meth:`SceneOptions.allowed_templates`); kinds missing
+            from it are skipped. ``None``: every template of every kind.
 
     Example:
         >>> get_template(scene_template(np.random.default_rng(0), ("td2",))).kind
         'td2'
     """
+    if allowed is not None:
+        kinds = tuple(k for k in kinds if k in allowed)
     kind = kinds[int(rng.integers(len(kinds)))]
-    names = list_templates(kind)
+    names = allowed[kind] if allowed is not None else list_templates(kind)
     return names[int(rng.integers(len(names)))]
 
 

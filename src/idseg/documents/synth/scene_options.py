@@ -41,6 +41,9 @@ class SceneOptions:
     Attributes:
         size: Scene ``(height, width)`` in pixels.
         kinds: Document kinds to draw from (see :data:`idseg.documents.classes.KINDS`).
+        templates: Only these templates (names from
+            :func:`~idseg.documents.synth.layouts.list_templates`); ``None``: all of them.
+        exclude_templates: Never these templates (to hold designs out of a training set).
         docs_per_scene: Inclusive ``(min, max)`` number of documents in a non-negative scene
             (the dataset draws all of a scene's documents from one template).
         negatives: Share of scenes without any document (used by the dataset writer).
@@ -71,6 +74,8 @@ class SceneOptions:
 
     size: tuple[int, int] = (480, 640)
     kinds: tuple[str, ...] = tuple(KINDS)
+    templates: tuple[str, ...] | None = None
+    exclude_templates: tuple[str, ...] = ()
     docs_per_scene: tuple[int, int] = (1, 1)
     negatives: float = 0.05
     scale: tuple[float, float] = (0.15, 0.95)
@@ -127,6 +132,7 @@ class SceneOptions:
             raise InputError(
                 f"kinds must be a non-empty list of {', '.join(KINDS)}; got {list(self.kinds)!r}"
             )
+        self.allowed_templates()
         lo, hi = self.docs_per_scene
         if not 1 <= lo <= hi <= MAX_DOCUMENTS:
             raise InputError(
@@ -139,6 +145,42 @@ class SceneOptions:
         if not 0.0 <= self.max_tilt_deg <= 70.0:
             raise InputError(f"max_tilt_deg must lie in [0, 70], got {self.max_tilt_deg!r}")
         return self
+
+    def allowed_templates(self) -> dict[str, list[str]]:
+        """The templates scenes may use, by kind (kinds left without any are dropped).
+
+        Raises:
+            InputError: An unknown template name, or no template left.
+
+        Example:
+            >>> SceneOptions(kinds=("td2",), exclude_templates=("td2_rose_rosette",)).allowed_templates()
+            {'td2': ['td2_teal_guilloche']}
+        """
+        from idseg._text import did_you_mean
+        from idseg.documents.synth.layouts import list_templates
+
+        known = list_templates()
+        for name in (*(self.templates or ()), *self.exclude_templates):
+            if name not in known:
+                raise InputError(
+                    f"unknown template {name!r}{did_you_mean(name, known)} (known: {', '.join(known)})"
+                )
+        out: dict[str, list[str]] = {}
+        for kind in self.kinds:
+            names = [
+                n
+                for n in list_templates(kind)
+                if (self.templates is None or n in self.templates)
+                and n not in self.exclude_templates
+            ]
+            if names:
+                out[kind] = names
+        if not out:
+            raise InputError(
+                f"no template left: kinds {list(self.kinds)}, templates {self.templates}, "
+                f"excluded {list(self.exclude_templates)}"
+            )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (tuples become lists).
