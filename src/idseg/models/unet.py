@@ -1,7 +1,8 @@
-"""A small U-Net of depthwise-separable convolutions, its named sizes, loading and prediction.
+"""A small U-Net of depthwise-separable (or plain) convolutions, its named sizes, loading and prediction.
 
 The network is an encoder-decoder with skip connections. Every block is two depthwise-separable
-convolutions (3x3 depthwise, norm, activation, 1x1 pointwise, norm, activation); the encoder
+convolutions (3x3 depthwise, norm, activation, 1x1 pointwise, norm, activation), or two plain 3x3
+convolutions with ``block="conv"`` (the ``unet-fast`` sizes); the encoder
 halves the resolution ``depth`` times with 2x2 max pooling, the decoder doubles it back
 (bilinear by default) and concatenates the encoder feature of the same scale. A 1x1 head gives
 ``num_classes`` logits per pixel: one channel means binary (sigmoid), more mean softmax.
@@ -40,6 +41,7 @@ _STD = (0.229, 0.224, 0.225)
 NORMS = ("batch", "group")
 ACTIVATIONS = ("relu", "silu")
 UPSAMPLES = ("bilinear", "nearest")
+BLOCKS = ("separable", "conv")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class UNetConfig:
         norm: ``batch`` (BatchNorm) or ``group`` (GroupNorm, up to 8 groups).
         act: ``relu`` or ``silu``.
         upsample: ``bilinear`` or ``nearest`` (decoder upsampling).
+        block: ``separable`` (depthwise 3x3 + pointwise 1x1, fewest weights) or ``conv`` (two
+            plain 3x3 convolutions: more weights per channel, but several times faster to train
+            and run on CPUs, whose kernels handle dense convolutions far better).
         name: The registry name it came from, if any (informative only).
 
     Example:
@@ -66,6 +71,7 @@ class UNetConfig:
     norm: str = "batch"
     act: str = "relu"
     upsample: str = "bilinear"
+    block: str = "separable"
     name: str | None = field(default=None, compare=False)
 
     @property
@@ -99,6 +105,7 @@ class UNetConfig:
             ("norm", self.norm, NORMS),
             ("act", self.act, ACTIVATIONS),
             ("upsample", self.upsample, UPSAMPLES),
+            ("block", self.block, BLOCKS),
         ):
             if choice not in choices:
                 raise ConfigError(
@@ -146,6 +153,8 @@ UNET_SIZES: dict[str, UNetConfig] = {
     "unet-test": UNetConfig(widths=(4, 8, 16), name="unet-test"),
     "unet-nano": UNetConfig(widths=(16, 32, 64, 128, 256), name="unet-nano"),
     "unet-small": UNetConfig(widths=(24, 48, 96, 192, 384, 512), name="unet-small"),
+    "unet-fast": UNetConfig(widths=(8, 16, 32, 64, 128), block="conv", name="unet-fast"),
+    "unet-fast-wide": UNetConfig(widths=(12, 24, 48, 96, 192), block="conv", name="unet-fast-wide"),
 }
 
 
@@ -224,6 +233,17 @@ class _SeparableBlock(nn.Sequential):
         )
 
 
+class _ConvBlock(nn.Sequential):
+    """Two plain 3x3 convolutions: ``cin -> cout -> cout``."""
+
+    def __init__(self, cin: int, cout: int, cfg: UNetConfig) -> None:
+        super().__init__(_ConvNormAct(cin, cout, 3, 1, cfg), _ConvNormAct(cout, cout, 3, 1, cfg))
+
+
+def _block(cin: int, cout: int, cfg: UNetConfig) -> nn.Module:
+    return _ConvBlock(cin, cout, cfg) if cfg.block == "conv" else _SeparableBlock(cin, cout, cfg)
+
+
 class UNet(nn.Module):
     """U-Net of depthwise-separable blocks (see the module docstring for the layout).
 
@@ -250,14 +270,18 @@ class UNet(nn.Module):
         )
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
-        self.stem = nn.Sequential(
-            _ConvNormAct(cfg.in_channels, w[0], 3, 1, cfg),
-            _ConvNormAct(w[0], w[0], 3, w[0], cfg),
-            _ConvNormAct(w[0], w[0], 1, 1, cfg),
+        self.stem: nn.Module = (
+            _ConvBlock(cfg.in_channels, w[0], cfg)
+            if cfg.block == "conv"
+            else nn.Sequential(
+                _ConvNormAct(cfg.in_channels, w[0], 3, 1, cfg),
+                _ConvNormAct(w[0], w[0], 3, w[0], cfg),
+                _ConvNormAct(w[0], w[0], 1, 1, cfg),
+            )
         )
-        self.down = nn.ModuleList(_SeparableBlock(w[i - 1], w[i], cfg) for i in range(1, len(w)))
+        self.down = nn.ModuleList(_block(w[i - 1], w[i], cfg) for i in range(1, len(w)))
         self.up = nn.ModuleList(
-            _SeparableBlock(w[i] + w[i - 1], w[i - 1], cfg) for i in range(len(w) - 1, 0, -1)
+            _block(w[i] + w[i - 1], w[i - 1], cfg) for i in range(len(w) - 1, 0, -1)
         )
         self.head = nn.Conv2d(w[0], cfg.num_classes, 1)
 

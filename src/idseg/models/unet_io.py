@@ -269,3 +269,31 @@ def predict_mask(model: UNet, image: np.ndarray, size: int) -> np.ndarray:
     if probs.shape[0] == 2:
         return (probs[1] > 0.5).astype(np.uint8)
     return probs.argmax(axis=0).astype(np.uint8)
+
+
+def slim_checkpoint(src: str | Path, dst: str | Path) -> Path:
+    """Copy a training checkpoint without its optimiser state (what idseg ships and deploys).
+
+    Keeps ``model``, ``config``, ``epoch`` and ``metrics``; the result loads with
+    :func:`load_unet`. Written atomically.
+
+    Raises:
+        CheckpointError: ``src`` is not a U-Net checkpoint.
+
+    Example:
+        >>> slim_checkpoint("runs/doc/best.pt", "doc_localizer.pt")  # doctest: +SKIP
+        PosixPath('doc_localizer.pt')
+    """
+    from idseg.io.atomic import atomic_path
+
+    file = Path(src)
+    try:
+        ckpt = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, ...
+        raise CheckpointError(f"cannot read {file.name!r} as a weights-only file: {exc}") from exc
+    _info(ckpt, file.name)  # validates
+    slim = {k: ckpt[k] for k in ("model", "config", "epoch", "metrics") if k in ckpt}
+    slim["model"] = {k: v.contiguous() for k, v in slim["model"].items()}
+    with atomic_path(dst) as tmp:
+        torch.save(slim, tmp)
+    return Path(dst)
