@@ -1,0 +1,311 @@
+"""Derive the training sets of the two document models from any quad-annotated idseg dataset.
+
+idseg's document pipeline runs two small U-Nets (:mod:`idseg.documents.pipeline`):
+
+- the **localiser** sees the whole photo and predicts ``background``, ``document`` and
+  ``edge`` (a band just inside each document's visible outline, also where one document
+  overlaps another), so touching and overlapping documents separate into instances;
+- the **field model** sees one rectified document and predicts the field classes.
+
+:func:`localizer_dataset` writes the first kind (same images, new masks built from the class
+mask and the quads); :func:`fields_dataset` rectifies every document from its quad, with
+random jitter of the corners so the model learns to live with an imperfect localiser, and
+writes the upright crops with their class masks. Both read a synthetic dataset
+(``idseg synth``) or an import (``idseg data midv``) and keep each image's split group, so
+``idseg data split`` and ``idseg train unet`` never put one template on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from idseg.data.folders import Sample, open_dataset
+from idseg.data.outdir import generator, output_folder
+from idseg.data.quads import read_quads
+from idseg.documents.classes import CLASS_NAMES, KINDS
+from idseg.documents.rectify import rectify
+from idseg.errors import IdsegError, InputError
+from idseg.io.atomic import atomic_write_json
+from idseg.io.images import load_image
+from idseg.io.writers import save_label_png
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "LOCALIZER_CLASSES",
+    "PrepareReport",
+    "edge_mask",
+    "fields_dataset",
+    "instance_map",
+    "localizer_dataset",
+]
+
+#: Classes of the localiser's masks.
+LOCALIZER_CLASSES: tuple[str, ...] = ("background", "document", "edge")
+
+
+@dataclass
+class PrepareReport:
+    """What a preparation run wrote.
+
+    Attributes:
+        out: The output folder.
+        images: Samples written.
+        skipped: ``(source, reason)`` for each sample or document left out.
+    """
+
+    out: Path
+    images: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "out": str(self.out),
+            "images": self.images,
+            "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
+        }
+
+
+def instance_map(
+    shape: tuple[int, int], quads: list[np.ndarray], visible: np.ndarray
+) -> np.ndarray:
+    """Label each visible document pixel with its document's number (1 = first quad).
+
+    Later quads lie on top of earlier ones (the order ``idseg synth`` writes, bottom to top).
+
+    Args:
+        shape: ``(height, width)``.
+        quads: Quads in continuous coordinates.
+        visible: Boolean mask of visible document pixels (occluders excluded).
+
+    Example:
+        >>> q = [np.array([[0, 0], [4, 0], [4, 4], [0, 4]], float), np.array([[2, 0], [6, 0], [6, 4], [2, 4]], float)]
+        >>> instance_map((4, 6), q, np.ones((4, 6), bool))[0].tolist()
+        [1, 1, 2, 2, 2, 2]
+    """
+    out = np.zeros(shape, np.uint8)
+    for i, quad in enumerate(quads[:255], start=1):
+        pts = np.round((quad - 0.5) * 16).astype(np.int32)  # pixel-centre coords, 4 fraction bits
+        cv2.fillPoly(out, [pts], i, lineType=cv2.LINE_8, shift=4)
+    out[~visible] = 0
+    return out
+
+
+def edge_mask(instances: np.ndarray, width: int) -> np.ndarray:
+    """Document pixels within ``width`` pixels of another instance or of the background.
+
+    Example:
+        >>> inst = np.zeros((7, 7), np.uint8); inst[1:6, 1:6] = 1
+        >>> edge_mask(inst, 1).sum(), edge_mask(inst, 1)[3, 3]
+        (np.int64(16), np.False_)
+    """
+    kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+    high = cv2.dilate(instances, kernel, borderType=cv2.BORDER_REPLICATE)
+    low = cv2.erode(instances, kernel, borderType=cv2.BORDER_REPLICATE)
+    return (instances > 0) & (high != low)
+
+
+def _kinds(sample: Sample, count: int) -> list[str | None]:
+    """Each document's kind from ``polygons/<stem>.json`` (synthetic data), else ``None``."""
+    path = sample.image_path.parent.parent / "polygons" / f"{sample.name}.json"
+    try:
+        docs = json.loads(path.read_text())["documents"]
+        kinds = [d.get("kind") if d.get("kind") in KINDS else None for d in docs]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return [None] * count
+    return kinds if len(kinds) == count else [None] * count
+
+
+def _visible_fractions(sample: Sample, count: int) -> list[float]:
+    path = sample.image_path.parent.parent / "polygons" / f"{sample.name}.json"
+    try:
+        docs = json.loads(path.read_text())["documents"]
+        values = [float(d.get("visible_fraction", 1.0)) for d in docs]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return [1.0] * count
+    return values if len(values) == count else [1.0] * count
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _each_sample(
+    data: str | Path,
+    out: str | Path,
+    overwrite: bool,
+    tool: str,
+    classes: tuple[str, ...],
+    work: Callable[[Sample, Path, PrepareReport, dict[str, str]], None],
+) -> PrepareReport:
+    ds = open_dataset(data)
+    if tuple(ds.classes[:2]) != ("background", "document"):
+        raise InputError(
+            f"{data}: expected a document dataset (classes background, document, ...), got {ds.class_names}"
+        )
+    samples = [s for s in ds.samples if s.quad_path is not None]
+    if not samples:
+        raise InputError(f"{data}: no image has a quad file (quads/<name>.json)")
+    report = PrepareReport(Path(out))
+    groups: dict[str, str] = {}
+    with output_folder(Path(out), [Path(data)], overwrite=overwrite) as tmp:
+        for sub in ("images", "masks"):
+            (tmp / sub).mkdir()
+        for sample in samples:
+            try:
+                work(sample, tmp, report, groups)
+            except (IdsegError, OSError, ValueError) as exc:
+                report.skipped.append((sample.name, str(exc)))
+                logger.debug("skipped %s: %s", sample.name, exc)
+        meta = {
+            "classes": list(classes),
+            "source": str(Path(data).absolute()),
+            "generator": generator(tool),
+            "groups": dict(sorted(groups.items())),
+        }
+        atomic_write_json(tmp / "dataset.json", meta)
+    logger.info("prepared %d samples (%d skipped)", report.images, len(report.skipped))
+    return report
+
+
+def localizer_dataset(
+    data: str | Path, out: str | Path, edge: float = 0.008, overwrite: bool = False
+) -> PrepareReport:
+    """Write the localiser's training set: the same images, masks of background/document/edge.
+
+    Args:
+        data: A document dataset with ``quads/`` (``idseg synth`` output or a MIDV import).
+        out: Output folder (new, empty or an earlier idseg dataset).
+        edge: Width of the edge band as a share of the image's longer side (at least 2 px).
+        overwrite: Replace a non-empty ``out`` that is not an idseg dataset.
+
+    Returns:
+        What was written and what was skipped (unreadable files, bad quads).
+
+    Raises:
+        InputError: ``data`` is not a document dataset with quads, or ``out`` is not replaceable.
+    """
+    if not 0 < edge < 0.1:
+        raise InputError(f"edge must be a share of the image side in (0, 0.1), got {edge}")
+
+    def work(sample: Sample, tmp: Path, report: PrepareReport, groups: dict[str, str]) -> None:
+        assert sample.quad_path is not None  # filtered by _each_sample
+        classes = cv2.imread(str(sample.mask_path), cv2.IMREAD_UNCHANGED)
+        if classes is None or classes.ndim != 2:
+            raise InputError("unreadable class mask")
+        quads = read_quads(sample.quad_path)
+        visible = (classes > 0) & (classes < len(CLASS_NAMES))
+        inst = instance_map(classes.shape, quads, visible)
+        width = max(2, round(edge * max(classes.shape)))
+        labels = np.where(visible, 1, 0).astype(np.uint8)
+        labels[edge_mask(inst, width)] = 2
+        labels[classes >= len(CLASS_NAMES)] = 255
+        _link_or_copy(sample.image_path, tmp / "images" / sample.image_path.name)
+        save_label_png(labels, tmp / "masks" / f"{sample.name}.png")
+        groups[sample.image_path.name] = sample.group
+        report.images += 1
+
+    return _each_sample(data, out, overwrite, "prepare-localizer", LOCALIZER_CLASSES, work)
+
+
+def _jitter(quad: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    side = float(np.linalg.norm(quad[2] - quad[0]))
+    return quad + rng.uniform(-amount, amount, (4, 2)) * side
+
+
+def fields_dataset(
+    data: str | Path,
+    out: str | Path,
+    jitter: float = 0.015,
+    copies: int = 1,
+    seed: int = 0,
+    max_side: int = 448,
+    min_visible: float = 0.85,
+    overwrite: bool = False,
+) -> PrepareReport:
+    """Write the field model's training set: each document rectified from its (jittered) quad.
+
+    Args:
+        data: A document dataset with ``quads/`` and class masks with field classes.
+        out: Output folder.
+        jitter: Largest corner displacement as a share of the quad's diagonal.
+        copies: Crops per document, each with its own jitter.
+        seed: Seed of the jitter.
+        max_side: Longer side of the written crops.
+        min_visible: Documents with less of their area visible (``polygons/`` of synthetic
+            data: out of frame, covered by another document) are skipped.
+        overwrite: Replace a non-empty ``out`` that is not an idseg dataset.
+
+    Returns:
+        What was written and what was skipped.
+
+    Raises:
+        InputError: A bad argument or dataset.
+    """
+    if copies < 1 or jitter < 0 or max_side < 32:
+        raise InputError(
+            f"expected copies >= 1, jitter >= 0, max_side >= 32; got {copies}, {jitter}, {max_side}"
+        )
+
+    def work(sample: Sample, tmp: Path, report: PrepareReport, groups: dict[str, str]) -> None:
+        assert sample.quad_path is not None  # filtered by _each_sample
+        quads = read_quads(sample.quad_path)
+        if not quads:
+            return
+        image = load_image(sample.image_path)
+        classes = cv2.imread(str(sample.mask_path), cv2.IMREAD_UNCHANGED)
+        if classes is None or classes.shape != image.shape[:2]:
+            raise InputError("class mask missing or not the image's size")
+        kinds, seen = _kinds(sample, len(quads)), _visible_fractions(sample, len(quads))
+        rng = np.random.default_rng([seed, report.images, len(report.skipped)])
+        for d, quad in enumerate(quads):
+            if seen[d] < min_visible:
+                report.skipped.append((f"{sample.name} document {d}", "mostly hidden"))
+                continue
+            for c in range(copies):
+                q = _jitter(quad, rng, jitter) if jitter else quad
+                _write_crop(image, classes, q, kinds[d], max_side, tmp, f"{sample.name}_{d}_{c}")
+                groups[f"{sample.name}_{d}_{c}.jpg"] = sample.group
+                report.images += 1
+
+    return _each_sample(data, out, overwrite, "prepare-fields", CLASS_NAMES, work)
+
+
+def _write_crop(
+    image: np.ndarray,
+    classes: np.ndarray,
+    quad: np.ndarray,
+    kind: str | None,
+    max_side: int,
+    tmp: Path,
+    stem: str,
+) -> None:
+    r = rectify(image, quad, kind=kind, max_side=max_side, width=max_side)
+    h, w = r.image.shape[:2]
+    mask = cv2.warpPerspective(
+        classes,
+        r.homography,
+        (w, h),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=255,
+    )
+    ok, buf = cv2.imencode(".jpg", r.image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise OSError("OpenCV could not encode a crop")
+    (tmp / "images" / f"{stem}.jpg").write_bytes(buf.tobytes())
+    save_label_png(mask.astype(np.uint8), tmp / "masks" / f"{stem}.png")
