@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from idseg._version import __version__
-from idseg.cli import data, evaluate, info, midv, models, prompt, segment, synth, train
+from idseg.cli import bench, data, doc, evaluate, info, midv, models, prompt, segment, synth, train
 from idseg.cli._common import setup_logging
 
 app = typer.Typer(
@@ -42,6 +42,8 @@ def _main(
     setup_logging(verbose)
 
 
+app.command("doc")(doc.doc)
+app.command("redact")(doc.redact)
 app.command("segment")(segment.segment)
 app.command("prompt")(prompt.prompt)
 app.command("info")(info.info)
@@ -51,3 +53,4 @@ app.add_typer(models.app, name="models")
 data.app.add_typer(midv.app, name="midv")
 app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")
+app.add_typer(bench.app, name="bench")

@@ -31,6 +31,9 @@ def parse_quads(data: Any) -> list[np.ndarray]:
     """
     if isinstance(data, dict) and "quad" in data:
         raw = [data["quad"]]
+    elif isinstance(data, dict) and isinstance(data.get("documents"), list) and "found" in data:
+        # `idseg doc` result.json
+        raw = [d.get("quad") if isinstance(d, dict) else d for d in data["documents"]]
     elif isinstance(data, dict) and isinstance(data.get("quads"), list):
         raw = data["quads"]
     else:

@@ -363,8 +363,19 @@ def _load_pred_mask(source: Path | Callable[[Path], np.ndarray], sample: Sample)
         return np.asarray(source(sample.image_path))
     path = source / f"{sample.name}.png"
     if not path.is_file():
-        raise InputError(f"no predicted mask {path.name} in {source}")
+        path = source / sample.name / "labels.png"  # an `idseg doc` output folder
+    if not path.is_file():
+        raise InputError(
+            f"no predicted mask {sample.name}.png (or {sample.name}/labels.png) in {source}"
+        )
     return read_mask(path)
+
+
+def _pred_quad_file(folder: Path, name: str) -> Path:
+    """``<name>.json``, else ``<name>/result.json`` (an ``idseg doc`` output folder)."""
+    path = folder / f"{name}.json"
+    doc = folder / name / "result.json"
+    return doc if not path.is_file() and doc.is_file() else path
 
 
 def _score_mask(pred: np.ndarray, gt: np.ndarray, cm: ConfusionMatrix, name: str) -> ImageScore:
@@ -501,7 +512,7 @@ def evaluate_quads(
             report.skipped.append((sample.name, str(exc)))
             continue
         try:
-            preds = read_quads(Path(pred_quads_dir) / f"{sample.name}.json")
+            preds = read_quads(_pred_quad_file(Path(pred_quads_dir), sample.name))
         except IdsegError as exc:
             failed = ImageScore(sample.name, 0.0, 0.0, error=str(exc))
             report.scores += [failed] * max(len(gts), 1)

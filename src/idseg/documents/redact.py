@@ -88,7 +88,7 @@ def redact(
         (0, 200)
     """
     _check_image(image)
-    names = _check_classes(classes)
+    names = check_classes(classes)
     if mode not in MODES:
         raise InputError(
             f"unknown mode {mode!r}{did_you_mean(str(mode), MODES)} Expected one of: "
@@ -201,7 +201,16 @@ def _check_image(image: object) -> None:
         )
 
 
-def _check_classes(classes: Sequence[str] | str) -> list[str]:
+def check_classes(classes: Sequence[str] | str) -> list[str]:
+    """Field class names from a sequence or a comma-separated string, checked, de-duplicated.
+
+    Raises:
+        InputError: No name, or a name that is not a field class.
+
+    Example:
+        >>> check_classes("mrz, portrait,mrz")
+        ['mrz', 'portrait']
+    """
     names = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else list(classes)
     if not names:
         raise InputError(f"classes must name at least one of: {', '.join(FIELD_CLASSES)}")

@@ -1,0 +1,171 @@
+"""Fit a document's four corners to its probability map: sub-pixel, robust, out-of-frame aware.
+
+:func:`fit_corners` works on one document's probability map (any resolution):
+
+1. the map is upsampled bilinearly (``upsample`` times) and thresholded at 0.5, so the outline
+   is traced at a fraction of a pixel;
+2. the convex hull of the outline gives four coarse corners (fingers and notches over an edge
+   do not dent the hull);
+3. each side's line is fitted to the outline points along its straight middle part (rounded
+   corners are left out), points far from the line are dropped (a thumb over the edge) and
+   the line refitted; points on the frame's border are never used, so a side cut by the frame
+   edge is extrapolated from its visible part and a corner out of frame lands outside the
+   image;
+4. neighbouring lines are intersected.
+
+Coordinates follow idseg's continuous convention: pixel ``(c, r)`` covers ``[c, c + 1)``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from idseg.quad import order_quad
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["fit_corners"]
+
+
+def _outline(prob: np.ndarray, upsample: int) -> np.ndarray | None:
+    """Outline points (continuous coordinates of ``prob``) of its largest region above 0.5."""
+    h, w = prob.shape
+    big = cv2.resize(prob, (w * upsample, h * upsample), interpolation=cv2.INTER_LINEAR)
+    binary = (big > 0.5).astype(np.uint8)
+    padded = cv2.copyMakeBorder(binary, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    contours, _ = cv2.findContours(padded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    contour = max(contours, key=cv2.contourArea)
+    if cv2.contourArea(contour) < 4 * upsample * upsample:
+        return None
+    pts = contour.reshape(-1, 2).astype(np.float64) - 1.0  # undo the padding
+    # Up-sampled pixel centres (u + 0.5) / f; outline pixels are the outermost inside ones, whose
+    # outer boundary lies half an up-sampled pixel further out (corrected per side later).
+    return (pts + 0.5) / upsample
+
+
+def _coarse(points: np.ndarray) -> np.ndarray:
+    hull = cv2.convexHull(points.astype(np.float32))
+    perimeter = cv2.arcLength(hull, True)
+    for frac in np.linspace(0.005, 0.2, 60):
+        approx = cv2.approxPolyDP(hull, float(frac * perimeter), True)
+        if len(approx) == 4:
+            return approx.reshape(4, 2).astype(np.float64)
+        if len(approx) < 4:
+            break
+    return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float64)
+
+
+def _fit_line(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    vx, vy, x0, y0 = cv2.fitLine(pts.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+    return np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)
+
+
+def _robust_line(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p, u = _fit_line(pts)
+    normal = np.array([-u[1], u[0]])
+    residual = np.abs((pts - p) @ normal)
+    limit = max(0.75, 3.0 * float(np.median(residual)))
+    keep = residual <= limit
+    if keep.sum() >= max(4, len(pts) // 3):
+        p, u = _fit_line(pts[keep])
+    return p, u
+
+
+def _side_points(
+    quad: np.ndarray, pts: np.ndarray, usable: np.ndarray, trim: float
+) -> list[np.ndarray]:
+    a, d = quad, np.roll(quad, -1, axis=0) - quad
+    rel = pts[:, None, :] - a[None]
+    t = (rel * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-12)
+    dist = np.linalg.norm(rel - np.clip(t, 0, 1)[..., None] * d[None], axis=-1)
+    nearest = np.argmin(dist, axis=1)
+    out = []
+    for i in range(4):
+        sel = (nearest == i) & usable & (t[:, i] >= trim) & (t[:, i] <= 1 - trim)
+        out.append(pts[sel])
+    return out
+
+
+def _intersect(lines: list[tuple[np.ndarray, np.ndarray]], fallback: np.ndarray) -> np.ndarray:
+    corners = fallback.copy()
+    for i in range(4):
+        (p, u), (q, v) = lines[i - 1], lines[i]
+        cross = u[0] * v[1] - u[1] * v[0]
+        if abs(cross) < 0.05:  # sides within 3 degrees of parallel: no stable corner
+            continue
+        s = ((q - p)[0] * v[1] - (q - p)[1] * v[0]) / cross
+        corners[i] = p + s * u
+    return corners
+
+
+def _outward(
+    lines: list[tuple[np.ndarray, np.ndarray]], centre: np.ndarray, by: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    for p, u in lines:
+        normal = np.array([-u[1], u[0]])
+        if (p - centre) @ normal < 0:
+            normal = -normal
+        out.append((p + by * normal, u))
+    return out
+
+
+def fit_corners(
+    prob: np.ndarray,
+    frame: tuple[float, float, float, float] | None = None,
+    upsample: int = 4,
+    trim: float = 0.12,
+) -> np.ndarray | None:
+    """Four corners fitted to a document's probability map.
+
+    Args:
+        prob: ``H x W`` float probabilities of "document" for one document (other documents
+            zeroed out).
+        frame: ``(x0, y0, x1, y1)`` of the photo inside ``prob`` in continuous coordinates
+            (the letterbox window); outline points within one pixel of it are not used for
+            fitting. ``None``: the whole map.
+        upsample: Sub-pixel factor of the outline.
+        trim: Share of each side left out at both ends (rounded corners).
+
+    Returns:
+        ``4 x 2`` float64 corners ordered clockwise from the top-left (continuous coordinates
+        of ``prob``), possibly outside the frame; ``None`` when there is no region.
+
+    Example:
+        >>> p = np.zeros((60, 80), np.float32); p[10:40, 20:70] = 1.0
+        >>> fit_corners(p).round(1).tolist()
+        [[20.0, 10.0], [70.0, 10.0], [70.0, 40.0], [20.0, 40.0]]
+    """
+    pts = _outline(np.ascontiguousarray(prob, dtype=np.float32), upsample)
+    if pts is None:
+        return None
+    x0, y0, x1, y1 = frame if frame is not None else (0.0, 0.0, *prob.shape[::-1])
+    margin = 1.0
+    usable = (
+        (pts[:, 0] > x0 + margin)
+        & (pts[:, 0] < x1 - margin)
+        & (pts[:, 1] > y0 + margin)
+        & (pts[:, 1] < y1 - margin)
+    )
+    quad = _coarse(pts)
+    for _ in range(2):
+        sides = _side_points(quad, pts, usable, trim)
+        lines = [
+            _robust_line(s) if len(s) >= 4 else (quad[i], quad[(i + 1) % 4] - quad[i])
+            for i, s in enumerate(sides)
+        ]
+        refined = _intersect(lines, quad)
+        diagonal = float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0)))
+        if np.linalg.norm(refined - quad, axis=1).max() > 0.35 * max(diagonal, 1.0):
+            logger.debug("corner refinement moved too far; keeping the coarse corners")
+            break
+        quad = refined
+    else:
+        centre = quad.mean(axis=0)
+        quad = _intersect(_outward(lines, centre, 0.5 / upsample), quad)
+    return order_quad(quad)

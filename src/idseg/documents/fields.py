@@ -1,0 +1,165 @@
+"""Rectify a localised document the right way up and segment its fields.
+
+The quad from the localiser is ordered from the top-left corner *as seen in the photo*; a card
+held sideways or upside down would come out rotated. :func:`orientations` lists the corner
+orders worth trying (the two that make an ID card landscape, or a page portrait); the field
+model (trained on upright documents only) segments each candidate in one batch and the one it
+is most confident about wins. Field regions are then cut into :class:`DocumentField` objects
+with masks, boxes, outlines on the rectified document and in the photo, and scores.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from idseg.documents.classes import CLASS_NAMES, KINDS
+from idseg.documents.rectify import Rectified, rectify, side_lengths, snap_kind
+from idseg.documents.result import DocumentField, image_polygon
+from idseg.geometry import mask_to_polygons
+from idseg.models.unet import UNet
+from idseg.models.unet_io import letterbox_image
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["FieldSegmenter", "orientations"]
+
+_ID_KINDS = ("td1", "td2", "td3")
+_PAGE_KINDS = ("a4", "letter")
+
+
+def orientations(quad: np.ndarray) -> list[tuple[np.ndarray, str | None]]:
+    """Candidate corner orders (rolled quads) with the kind each implies.
+
+    A quad whose width/height matches an ID format is tried as is and turned by 180 degrees; a
+    tall one matching an ID format on its side is tried turned by 90 and 270 degrees. Pages
+    are the other way round. Otherwise the quad's own orientation and its 180-degree turn.
+
+    Example:
+        >>> q = np.array([[0, 0], [54, 0], [54, 85.6], [0, 85.6]])  # a card standing on its side
+        >>> [(o[0].tolist(), kind) for o, kind in orientations(q)]
+        [([54.0, 0.0], 'td1'), ([0.0, 85.6], 'td1')]
+    """
+    horizontal, vertical = side_lengths(quad)
+    aspect = horizontal / max(vertical, 1e-6)
+    q = np.asarray(quad, dtype=np.float64)
+    for kinds in (_ID_KINDS, _PAGE_KINDS):
+        upright = snap_kind(aspect, kinds)
+        turned = snap_kind(1.0 / aspect, kinds)
+        if upright is not None:
+            return [(q, upright), (np.roll(q, -2, axis=0), upright)]
+        if turned is not None:
+            return [(np.roll(q, -1, axis=0), turned), (np.roll(q, -3, axis=0), turned)]
+    if aspect < 1.0 and snap_kind(1.0 / aspect) is None:
+        # An unknown tall shape: IDs are far more common landscape; try both sideways turns too.
+        return [(np.roll(q, -k, axis=0), None) for k in range(4)]
+    return [(q, None), (np.roll(q, -2, axis=0), None)]
+
+
+class FieldSegmenter:
+    """Field segmentation of rectified documents with the field U-Net.
+
+    Args:
+        model: The field model (classes of :data:`~idseg.documents.classes.CLASS_NAMES`).
+        size: Its input side.
+        min_area: Smallest field as a share of the rectified document's area.
+        max_side: Longer side of the rectified images.
+    """
+
+    def __init__(
+        self, model: UNet, size: int, min_area: float = 0.0008, max_side: int = 1600
+    ) -> None:
+        self.model, self.size, self.min_area, self.max_side = model, size, min_area, max_side
+
+    def _probs(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        canvases, boxes = zip(*(letterbox_image(im, self.size) for im in images), strict=True)
+        x = torch.from_numpy(np.stack(canvases)).permute(0, 3, 1, 2).float().div_(255.0)
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            logits = self.model(x.to(device).contiguous(memory_format=torch.channels_last))
+            probs = torch.softmax(logits.float(), dim=1).cpu()
+        out = []
+        for p, box in zip(probs, boxes, strict=True):
+            rows, cols = box.window
+            out.append(p[:, rows, cols].numpy())
+        return out
+
+    def segment(
+        self, image: np.ndarray, quad: np.ndarray, width: int | None = None
+    ) -> tuple[Rectified, np.ndarray, float]:
+        """Rectify in the most plausible orientation; return it, its class probabilities and confidence.
+
+        Returns:
+            The rectified document, ``C x H x W`` probabilities at the rectified size, and the
+            field model's mean confidence for that orientation.
+        """
+        candidates = [
+            rectify(image, q, kind=kind, width=width, max_side=self.max_side)
+            for q, kind in orientations(quad)
+        ]
+        probs = self._probs([c.image for c in candidates])
+        confidence = [float(p.max(axis=0).mean()) for p in probs]
+        best = int(np.argmax(confidence))
+        chosen = candidates[best]
+        h, w = chosen.image.shape[:2]
+        full = F.interpolate(
+            torch.from_numpy(probs[best])[None], size=(h, w), mode="bilinear", align_corners=False
+        )[0].numpy()
+        return chosen, full, confidence[best]
+
+    def fields(
+        self, probs: np.ndarray, homography: np.ndarray
+    ) -> tuple[np.ndarray, list[DocumentField]]:
+        """The class map and field regions of a rectified document's probabilities."""
+        labels = probs.argmax(axis=0).astype(np.uint8)
+        h, w = labels.shape
+        min_pixels = max(4, int(self.min_area * h * w))
+        found: list[DocumentField] = []
+        for cls in range(2, len(CLASS_NAMES)):
+            _, comp, stats, _ = cv2.connectedComponentsWithStats(
+                (labels == cls).astype(np.uint8), connectivity=8
+            )
+            for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA]) + 1:
+                area = int(stats[i, cv2.CC_STAT_AREA])
+                if area < min_pixels:
+                    labels[comp == i] = 1  # specks become plain document
+                    continue
+                found.append(self._field(cls, comp == i, probs[cls], area, homography))
+        return labels, found
+
+    @staticmethod
+    def _field(
+        cls: int, mask: np.ndarray, prob: np.ndarray, area: int, homography: np.ndarray
+    ) -> DocumentField:
+        ys, xs = np.nonzero(mask)
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        polys = mask_to_polygons(mask, tolerance=1.0)
+        polygon = (
+            max(polys, key=lambda p: len(p.exterior)).exterior + 0.5  # centres -> continuous
+            if polys
+            else np.zeros((0, 2))
+        )
+        polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        return DocumentField(
+            cls=CLASS_NAMES[cls],
+            score=float(prob[mask].mean()),
+            box=box,
+            polygon=polygon,
+            image_polygon=image_polygon(polygon, homography),
+            mask=mask,
+            area=area,
+        )
+
+
+def kind_aspect(kind: str | None, fallback: float) -> float:
+    """The aspect ratio of a kind, or ``fallback``.
+
+    Example:
+        >>> round(kind_aspect("td1", 1.0), 3), kind_aspect(None, 1.5)
+        (1.586, 1.5)
+    """
+    return KINDS[kind].aspect if kind is not None else fallback

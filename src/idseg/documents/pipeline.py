@@ -1,0 +1,246 @@
+"""The document pipeline: find documents, fit corners, rectify, segment fields.
+
+:class:`DocumentPipeline` runs two small U-Nets that ship inside the package
+(``idseg/models/bundled``, trained by ``recipes/bundled_models.sh`` on idseg's synthetic data;
+see ``docs/MODEL_CARD.md``), so it works offline on a fresh machine:
+
+1. the localiser finds every document and its four corners (:mod:`idseg.documents.localize`);
+2. each document is rectified to its true aspect ratio, the right way up, and the field model
+   segments portrait, MRZ, text, signature and barcode on it (:mod:`idseg.documents.fields`);
+3. fields come back as masks, boxes and outlines on the rectified document and in the photo.
+
+Optionally SAM2 refines the masks from box prompts (:mod:`idseg.documents.refine`).
+
+Example:
+    >>> from idseg.documents.pipeline import analyze_document
+    >>> result = analyze_document("card.jpg")  # doctest: +SKIP
+    >>> [(d.kind, [f.cls for f in d.fields]) for d in result.documents]  # doctest: +SKIP
+    [('td1', ['portrait', 'mrz', 'text', 'text'])]
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from idseg.documents.classes import CLASS_NAMES
+from idseg.documents.fields import FieldSegmenter
+from idseg.documents.localize import Localized, Localizer
+from idseg.documents.result import Document, DocumentResult
+from idseg.errors import CheckpointError
+from idseg.io.images import ImageSource, load_image
+from idseg.models.unet_io import UNetInfo, load_unet
+
+if TYPE_CHECKING:
+    from idseg.documents.refine import SamRefiner
+    from idseg.models.unet import UNet
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BUNDLED_FIELDS",
+    "BUNDLED_LOCALIZER",
+    "DocumentPipeline",
+    "PipelineSettings",
+    "analyze_document",
+    "bundled_model",
+]
+
+#: File names of the models shipped in ``idseg/models/bundled``.
+BUNDLED_LOCALIZER = "doc_localizer.pt"
+BUNDLED_FIELDS = "doc_fields.pt"
+
+
+def bundled_model(name: str) -> Path:
+    """Path of a model file shipped with idseg.
+
+    Raises:
+        CheckpointError: The file is not in the installed package.
+
+    Example:
+        >>> bundled_model(BUNDLED_LOCALIZER).name
+        'doc_localizer.pt'
+    """
+    path = Path(str(resources.files("idseg.models") / "bundled" / name))
+    if not path.is_file():
+        raise CheckpointError(
+            f"the bundled model {name!r} is missing from the installed package ({path}); "
+            "reinstall idseg or pass your own checkpoint"
+        )
+    return path
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, device: str) -> tuple[UNet, UNetInfo]:
+    return load_unet(path, device=device)
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Knobs of :class:`DocumentPipeline` (the defaults suit photos of ID cards and pages).
+
+    Attributes:
+        refine_size: Input side of the localiser's second pass on each document (0: off).
+        min_area: Smallest document as a share of the photo.
+        min_score: Smallest mean document probability of a found document.
+        max_documents: At most this many documents per photo.
+        field_min_area: Smallest field as a share of the rectified document.
+        max_side: Longer side of rectified documents (they keep the photo's resolution below).
+        fields: Run the field model (``False``: localise and rectify only).
+    """
+
+    refine_size: int = 256
+    min_area: float = 0.004
+    min_score: float = 0.6
+    max_documents: int = 10
+    field_min_area: float = 0.0008
+    max_side: int = 1600
+    fields: bool = True
+
+
+class DocumentPipeline:
+    """Localise, rectify and segment documents in photos.
+
+    Args:
+        localizer: Localiser checkpoint (``idseg train unet`` output with classes background,
+            document, edge); default: the bundled model.
+        fields: Field model checkpoint (classes of
+            :data:`~idseg.documents.classes.CLASS_NAMES`); default: the bundled model.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        settings: See :class:`PipelineSettings`.
+        refiner: Optional SAM2 refiner (``--refine sam2``).
+
+    Raises:
+        CheckpointError: A checkpoint is missing, unreadable or has the wrong classes.
+
+    Example:
+        >>> pipe = DocumentPipeline()
+        >>> pipe.models["localizer"]["classes"]
+        ['background', 'document', 'edge']
+    """
+
+    def __init__(
+        self,
+        localizer: str | Path | None = None,
+        fields: str | Path | None = None,
+        device: str = "cpu",
+        settings: PipelineSettings | None = None,
+        refiner: SamRefiner | None = None,
+    ) -> None:
+        self.settings = s = settings or PipelineSettings()
+        loc_path = Path(localizer) if localizer else bundled_model(BUNDLED_LOCALIZER)
+        fld_path = Path(fields) if fields else bundled_model(BUNDLED_FIELDS)
+        loc_model, loc_info = _load(str(loc_path), device)
+        _expect(loc_info, ("background", "document", "edge"), loc_path)
+        fld_model, fld_info = _load(str(fld_path), device)
+        _expect(fld_info, CLASS_NAMES, fld_path)
+        self.localizer = Localizer(
+            loc_model, loc_info.size, s.refine_size, s.min_area, s.min_score, s.max_documents
+        )
+        self.field_model = FieldSegmenter(fld_model, fld_info.size, s.field_min_area, s.max_side)
+        self.refiner = refiner
+        self.models: dict[str, Any] = {
+            "localizer": _describe(loc_path, loc_info, localizer is None),
+            "fields": _describe(fld_path, fld_info, fields is None),
+        }
+
+    def localize(self, image: ImageSource) -> list[Localized]:
+        """Documents and corners only (photo orientation, no rectification)."""
+        return self.localizer.localize(load_image(image))
+
+    def __call__(self, image: ImageSource) -> DocumentResult:
+        """Same as :meth:`analyze`."""
+        return self.analyze(image)
+
+    def analyze(self, image: ImageSource) -> DocumentResult:
+        """Run the whole pipeline on one photo (a path, bytes, PIL image or RGB array).
+
+        Raises:
+            ImageError: The image cannot be read (see :func:`idseg.io.images.load_image`).
+        """
+        rgb = load_image(image)
+        h, w = rgb.shape[:2]
+        timings: dict[str, float] = {"rectify": 0.0, "fields": 0.0}
+        start = time.perf_counter()
+        found = self.localizer.localize(rgb)
+        timings["localize"] = (time.perf_counter() - start) * 1000
+        if self.refiner is not None:
+            t = time.perf_counter()
+            found = [replace(d, quad=self.refiner.refine_quad(rgb, d.quad)) for d in found]
+            timings["refine"] = (time.perf_counter() - t) * 1000
+        documents = [self._document(rgb, d, timings) for d in found]
+        if self.refiner is not None:
+            t = time.perf_counter()
+            documents = [self.refiner.refine_fields(d) for d in documents]
+            timings["refine"] += (time.perf_counter() - t) * 1000
+        timings["total"] = (time.perf_counter() - start) * 1000
+        logger.info("%d document(s) in %.0f ms", len(documents), timings["total"])
+        return DocumentResult(h, w, documents, timings, self.models)
+
+    def _document(self, rgb: np.ndarray, found: Localized, timings: dict[str, float]) -> Document:
+        t = time.perf_counter()
+        rect, probs, confidence = self.field_model.segment(rgb, found.quad)
+        timings["rectify"] += (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        if self.settings.fields:
+            labels, fields = self.field_model.fields(probs, rect.homography)
+        else:
+            labels, fields = np.ones(rect.image.shape[:2], np.uint8), []
+        timings["fields"] += (time.perf_counter() - t) * 1000
+        quad = _quad_of(rect)
+        h, w = rgb.shape[:2]
+        outside = bool(((quad < 0) | (quad > np.array([w, h]))).any())
+        return Document(
+            quad=quad,
+            score=found.score,
+            kind=rect.kind,
+            aspect=rect.aspect,
+            rectified=rect.image,
+            homography=rect.homography,
+            field_map=labels,
+            fields=fields,
+            orientation_score=confidence,
+            truncated=outside,
+        )
+
+
+def _quad_of(rect: Any) -> np.ndarray:
+    """The photo corners of a rectified document, clockwise from its own top-left."""
+    from idseg.documents.rectify import map_points
+
+    h, w = rect.image.shape[:2]
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64) - 0.5
+    return map_points(corners, np.linalg.inv(rect.homography)) + 0.5
+
+
+def _expect(info: UNetInfo, classes: tuple[str, ...], path: Path) -> None:
+    if tuple(info.classes) != tuple(classes):
+        raise CheckpointError(
+            f"{path.name!r} predicts {list(info.classes)}; this stage needs {list(classes)}"
+        )
+
+
+def _describe(path: Path, info: UNetInfo, bundled: bool) -> dict[str, Any]:
+    return {
+        "file": path.name if bundled else str(path),
+        "bundled": bundled,
+        "architecture": info.architecture.name or "custom",
+        "size": info.size,
+        "classes": list(info.classes),
+        "epoch": info.epoch,
+    }
+
+
+def analyze_document(image: ImageSource, **kwargs: Any) -> DocumentResult:
+    """Run a :class:`DocumentPipeline` (built with ``kwargs``) on one photo.
+
+    Models are cached, so repeated calls do not reload them.
+    """
+    return DocumentPipeline(**kwargs).analyze(image)

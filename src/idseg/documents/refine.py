@@ -1,0 +1,133 @@
+"""Refine the document pipeline's masks with SAM2 box prompts (``idseg doc --refine sam2``).
+
+- **Document**: the photo is embedded once; the quad's bounding box is the prompt; corners are
+  refitted to SAM2's mask (:func:`idseg.documents.corners.fit_corners`).
+- **Fields**: the rectified document is embedded; every field's box is a prompt (one batched
+  call); SAM2's mask replaces the U-Net's inside the box.
+
+SAM2 answers are trusted only when they agree with the U-Net (mask IoU at least
+``min_agreement``; for the document, the refitted quad against the original): a box prompt on
+a weak or unrelated checkpoint can return the whole table, and the U-Net answer is then kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from idseg.documents.classes import CLASS_NAMES
+from idseg.documents.corners import fit_corners
+from idseg.documents.result import Document, DocumentField, image_polygon
+
+if TYPE_CHECKING:
+    from idseg.sam.predictor import SAM2Predictor
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SamRefiner"]
+
+
+def _mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = int((a | b).sum())
+    return float((a & b).sum() / union) if union else 0.0
+
+
+def _quad_mask(quad: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(hw, np.uint8)
+    cv2.fillPoly(out, [np.round((quad - 0.5) * 16).astype(np.int32)], 1, shift=4)
+    return out > 0
+
+
+class SamRefiner:
+    """Refine documents and fields with a SAM2 predictor.
+
+    Args:
+        predictor: A loaded :class:`~idseg.sam.predictor.SAM2Predictor`.
+        min_agreement: Smallest IoU between SAM2's answer and the U-Net's for SAM2's to be used.
+    """
+
+    def __init__(self, predictor: SAM2Predictor, min_agreement: float = 0.7) -> None:
+        self.predictor, self.min_agreement = predictor, min_agreement
+
+    @classmethod
+    def from_checkpoint(
+        cls, checkpoint: str | Path, config: str | Path | None = None, device: str = "cpu"
+    ) -> SamRefiner:
+        """Load a SAM2 checkpoint (path, registry name or URL) for refinement.
+
+        Raises:
+            ConfigError: No config given and none can be inferred.
+            CheckpointError: The checkpoint cannot be loaded.
+        """
+        from idseg.sam.predictor import SAM2Predictor
+
+        return cls(SAM2Predictor.from_pretrained(checkpoint, config, device=device))
+
+    def refine_quad(self, image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+        """The quad refitted to SAM2's mask for its bounding box, or ``quad`` when they disagree."""
+        h, w = image.shape[:2]
+        x0, y0 = np.clip(quad.min(axis=0), 0, [w, h])
+        x1, y1 = np.clip(quad.max(axis=0), 0, [w, h])
+        self.predictor.set_image(image)
+        mask = self.predictor.box_to_mask([x0, y0, x1, y1])
+        fitted = fit_corners(mask.astype(np.float32), frame=(0.0, 0.0, float(w), float(h)))
+        if fitted is None:
+            return quad
+        agreement = _mask_iou(_quad_mask(fitted, (h, w)), _quad_mask(quad, (h, w)))
+        if agreement < self.min_agreement:
+            logger.debug(
+                "SAM2 document mask disagrees (IoU %.3f); keeping the U-Net quad", agreement
+            )
+            return quad
+        # Keep the U-Net's corner order (its orientation was chosen by the field model).
+        shifts = [
+            np.linalg.norm(np.roll(fitted, -k, axis=0) - quad, axis=1).sum() for k in range(4)
+        ]
+        return np.roll(fitted, -int(np.argmin(shifts)), axis=0)
+
+    def refine_fields(self, doc: Document) -> Document:
+        """The document with each field's mask replaced by SAM2's where they agree."""
+        if not doc.fields:
+            return doc
+        self.predictor.set_image(doc.rectified)
+        boxes = np.array([f.box for f in doc.fields], np.float64)
+        masks = self.predictor.boxes_to_masks(boxes)
+        labels = doc.field_map.copy()
+        fields: list[DocumentField] = []
+        for f, sam in zip(doc.fields, masks, strict=True):
+            x0, y0, x1, y1 = (round(v) for v in f.box)
+            inside = np.zeros_like(sam)
+            inside[y0:y1, x0:x1] = True
+            sam = sam & inside
+            if not sam.any() or _mask_iou(sam, f.mask) < self.min_agreement:
+                fields.append(f)
+                continue
+            labels[f.mask] = 1
+            labels[sam] = CLASS_NAMES.index(f.cls)
+            fields.append(_updated(f, sam, doc.homography))
+        return replace(doc, field_map=labels, fields=fields, refined="sam2")
+
+
+def _updated(f: DocumentField, mask: np.ndarray, homography: np.ndarray) -> DocumentField:
+    from idseg.geometry import mask_to_polygons
+
+    ys, xs = np.nonzero(mask)
+    polys = mask_to_polygons(mask, tolerance=1.0)
+    polygon = (
+        np.asarray(max(polys, key=lambda p: len(p.exterior)).exterior, np.float64) + 0.5
+        if polys
+        else np.zeros((0, 2))
+    )
+    return replace(
+        f,
+        mask=mask,
+        box=(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)),
+        polygon=polygon,
+        image_polygon=image_polygon(polygon, homography),
+        area=int(mask.sum()),
+    )
