@@ -164,3 +164,42 @@ def preview(
         print_json({"out": str(out), "width": width, "height": height})
     else:
         say(f"contact sheet {width} x {height} -> {out}")
+
+
+@app.command("prepare")
+def prepare(
+    task: str = typer.Argument(..., help="localizer or fields: which model's training set."),
+    src: Path = typer.Argument(..., help="Document dataset with quads/ (idseg synth, MIDV)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (new, empty or idseg's)."),
+    edge: float = typer.Option(
+        0.008, help="localizer: edge band width as a share of the image's longer side."
+    ),
+    jitter: float = typer.Option(
+        0.015, help="fields: largest corner jitter as a share of the quad's diagonal."
+    ),
+    copies: int = typer.Option(1, min=1, help="fields: crops per document (each re-jittered)."),
+    seed: int = typer.Option(0, help="fields: seed of the jitter."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine summary on stdout."),
+) -> None:
+    """Derive the training set of the localiser or of the field model from a document dataset.
+
+    localizer: same images, masks of background / document / edge (a band inside each document's
+    outline that separates touching documents). fields: every document rectified from its quad
+    (corners jittered), with its class mask. Groups are kept, so splits stay template-disjoint.
+    """
+    from idseg.data.prepare import fields_dataset, localizer_dataset
+
+    if task not in ("localizer", "fields"):
+        raise typer.BadParameter(f"TASK must be localizer or fields, got {task!r}")
+    with user_errors():
+        if task == "localizer":
+            report = localizer_dataset(src, out, edge=edge, overwrite=force)
+        else:
+            report = fields_dataset(
+                src, out, jitter=jitter, copies=copies, seed=seed, overwrite=force
+            )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    say(f"{report.images} sample(s) written, {len(report.skipped)} skipped -> {out}")
