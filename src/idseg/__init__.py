@@ -33,10 +33,20 @@ _EXPORTS = {
     "mask_to_polygons": "idseg.geometry",
     "fit_quad": "idseg.geometry",
     "overlay_masks": "idseg.viz",
+    "DocumentPipeline": "idseg.documents.pipeline",
+    "analyze_document": "idseg.documents.pipeline",
+    "Document": "idseg.documents.result",
+    "DocumentField": "idseg.documents.result",
+    "DocumentResult": "idseg.documents.result",
+    "redact": "idseg.documents.redact",
 }
 
 __all__ = [
     "PRESETS",
+    "Document",
+    "DocumentField",
+    "DocumentPipeline",
+    "DocumentResult",
     "EverythingGenerator",
     "EverythingSettings",
     "IdsegConfig",
@@ -47,6 +57,7 @@ __all__ = [
     "Segmenter",
     "Segments",
     "__version__",
+    "analyze_document",
     "build_model",
     "fit_quad",
     "load_config",
@@ -55,11 +66,15 @@ __all__ = [
     "mask_to_polygons",
     "overlay_masks",
     "preset",
+    "redact",
     "segment_everything",
 ]
 
 if TYPE_CHECKING:
     from idseg.config import IdsegConfig, load_config
+    from idseg.documents.pipeline import DocumentPipeline, analyze_document
+    from idseg.documents.redact import redact
+    from idseg.documents.result import Document, DocumentField, DocumentResult
     from idseg.geometry import fit_quad, mask_to_polygons
     from idseg.io.images import load_image
     from idseg.models.sam2 import build_model, load_sam2

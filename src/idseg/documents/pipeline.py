@@ -196,7 +196,7 @@ class DocumentPipeline:
         timings["fields"] += (time.perf_counter() - t) * 1000
         quad = _quad_of(rect)
         h, w = rgb.shape[:2]
-        outside = bool(((quad < 0) | (quad > np.array([w, h]))).any())
+        outside = _cut_by_frame(quad, w, h)
         return Document(
             quad=quad,
             score=found.score,
@@ -209,6 +209,23 @@ class DocumentPipeline:
             orientation_score=confidence,
             truncated=outside,
         )
+
+
+def _cut_by_frame(quad: np.ndarray, w: int, h: int, tol: float = 1.5) -> bool:
+    """A corner lies outside the photo, or a whole side runs along the photo's edge.
+
+    Example:
+        >>> _cut_by_frame(np.array([[0.2, 5], [50, 5], [50, 30], [0.4, 30]]), 60, 40)
+        True
+    """
+    if ((quad < -tol) | (quad > np.array([w + tol, h + tol]))).any():
+        return True
+    nxt = np.roll(quad, -1, axis=0)
+    for axis, limit in ((0, 0.0), (0, float(w)), (1, 0.0), (1, float(h))):
+        on_edge = np.abs(quad[:, axis] - limit) <= tol
+        if (on_edge & (np.abs(nxt[:, axis] - limit) <= tol)).any():
+            return True
+    return False
 
 
 def _quad_of(rect: Any) -> np.ndarray:

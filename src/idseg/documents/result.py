@@ -92,7 +92,8 @@ class Document:
             (:data:`~idseg.documents.classes.CLASS_NAMES`; 0 where the document is hidden).
         fields: Field regions, largest first within each class.
         orientation_score: Confidence of the field model in the chosen orientation.
-        truncated: A corner lies outside the photo.
+        truncated: A corner lies outside the photo, or a side runs along its edge (that side is
+            the frame, not the document's own edge).
         refined: ``"sam2"`` when SAM2 refined the masks, else ``None``.
     """
 
