@@ -14,14 +14,18 @@ mkdir -p "$WORK"
 # 1. Synthetic scenes: 3000 photos, 1-3 documents, 5 % without any, held-out templates excluded.
 $IDSEG synth -n 3000 --seed 1 --docs 1-3 --negatives 0.05 \
   --exclude-templates "$HELD_OUT" --out "$WORK/scenes" --force
-# 2. The two training sets.
+# 2. The two training sets. The field model validates on scenes of another seed (a split by
+#    template would hold a whole design, e.g. the only PDF417 back, out of training).
 $IDSEG data prepare localizer "$WORK/scenes" --out "$WORK/loc" --force
 $IDSEG data prepare fields "$WORK/scenes" --out "$WORK/fields" --jitter 0.015 --force
+$IDSEG synth -n 300 --seed 7 --docs 1-3 --negatives 0.05 \
+  --exclude-templates "$HELD_OUT" --out "$WORK/val_scenes" --force
+$IDSEG data prepare fields "$WORK/val_scenes" --out "$WORK/val_fields" --force
 # 3. Train both (recipes/*.yaml hold every setting; the resolved config is saved with each run).
 OMP_NUM_THREADS=1 $IDSEG train unet --config recipes/doc_localizer.yaml \
   --data "$WORK/loc" --out "$WORK/run_loc" > "$WORK/run_loc.log" 2>&1 &
 OMP_NUM_THREADS=1 $IDSEG train unet --config recipes/doc_fields.yaml \
-  --data "$WORK/fields" --out "$WORK/run_fields" > "$WORK/run_fields.log" 2>&1
+  --data "$WORK/fields" --val "$WORK/val_fields" --out "$WORK/run_fields" > "$WORK/run_fields.log" 2>&1
 wait
 # 4. Ship the last epochs without optimiser state.
 $PY - "$WORK" <<'PYEOF'
