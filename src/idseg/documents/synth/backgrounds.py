@@ -1,4 +1,5 @@
-"""Procedural backgrounds: wood, fabric, paper, marble, speckled stone, cutting mats, desks, gradients.
+"""Procedural backgrounds: wood, fabric, paper, marble, speckled stone, cutting mats, desks, gradients
+and near-white studio sweeps.
 
 Every texture is drawn from the random generator alone (no photos are bundled), as a float32
 ``H x W x 3`` RGB array in ``[0, 255]``. Smooth noise is made by resizing a small random grid, so a
@@ -224,6 +225,23 @@ def gradient(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return _mix(a, b, t.astype(np.float32))
 
 
+def studio(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A near-white sweep or scanner lid: light grey to white, faint gradient and grain.
+
+    The hardest background for a localiser (light cards with white borders on white), and
+    common in scans, product shots and phone photos on paper.
+
+    Example:
+        >>> bool(studio(np.random.default_rng(0), 24, 32).min() > 180)
+        True
+    """
+    base = rng.uniform(212, 252) + rng.uniform(-4, 4, 3).astype(np.float32)
+    u, _ = _coords(rng, h, w)
+    t = (u - u.mean()) / max(float(u.max() - u.min()), 1.0)
+    shade = 1.0 + rng.uniform(-0.06, 0.06) * t + 0.01 * smooth_noise(rng, h, w, w / 8)
+    return base[None, None, :] * shade[:, :, None]
+
+
 #: Texture generators by name.
 TEXTURES: dict[str, Texture] = {
     "wood": wood,
@@ -234,6 +252,7 @@ TEXTURES: dict[str, Texture] = {
     "cutting_mat": cutting_mat,
     "desk": desk,
     "gradient": gradient,
+    "studio": studio,
 }
 
 
