@@ -225,13 +225,6 @@ def test_orientations_tall_td1():
     assert [k for _, k in cands] == ["td1", "td1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fields.py orientations() tries the ID kinds first and returns at once: an A4 page "
-    "standing upright (aspect 0.707) matches TD2/TD3 turned on its side (1/0.707 = 1.414, "
-    "within 0.3% of 1.419), so only rolls 1 and 3 as 'td2' are tried and an upright A4 page is "
-    "never rectified upright",
-)
 def test_orientations_portrait_a4():
     q = _rect(210.0, 297.0)
     cands = orientations(q)

@@ -169,12 +169,6 @@ def test_garbage_masks_leave_the_fields(answer):
     np.testing.assert_array_equal(out.field_map, doc.field_map)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="refine.py SamRefiner.refine_fields returns refined='sam2' even when SAM2 disagreed "
-    "on every field and nothing was replaced; Document.refined is documented as 'sam2' when "
-    "SAM2 refined the masks",
-)
 def test_refined_flag_only_when_something_changed():
     out = SamRefiner(StubPredictor(lambda box, hw: np.zeros(hw, bool))).refine_fields(_doc())
     assert out.refined is None

@@ -94,10 +94,11 @@ def instance_map(
         >>> instance_map((4, 6), q, np.ones((4, 6), bool))[0].tolist()
         [1, 1, 2, 2, 2, 2]
     """
+    from idseg.data.convert_geometry import rasterize_polygon
+
     out = np.zeros(shape, np.uint8)
     for i, quad in enumerate(quads[:255], start=1):
-        pts = np.round((quad - 0.5) * 16).astype(np.int32)  # pixel-centre coords, 4 fraction bits
-        cv2.fillPoly(out, [pts], i, lineType=cv2.LINE_8, shift=4)
+        out[rasterize_polygon(quad, shape)] = i  # pixels whose centre lies inside
     out[~visible] = 0
     return out
 

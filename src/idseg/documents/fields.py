@@ -47,13 +47,15 @@ def orientations(quad: np.ndarray) -> list[tuple[np.ndarray, str | None]]:
     horizontal, vertical = side_lengths(quad)
     aspect = horizontal / max(vertical, 1e-6)
     q = np.asarray(quad, dtype=np.float64)
+    out: list[tuple[np.ndarray, str | None]] = []
     for kinds in (_ID_KINDS, _PAGE_KINDS):
-        upright = snap_kind(aspect, kinds)
-        turned = snap_kind(1.0 / aspect, kinds)
+        upright, turned = snap_kind(aspect, kinds), snap_kind(1.0 / aspect, kinds)
         if upright is not None:
-            return [(q, upright), (np.roll(q, -2, axis=0), upright)]
-        if turned is not None:
-            return [(np.roll(q, -1, axis=0), turned), (np.roll(q, -3, axis=0), turned)]
+            out += [(q, upright), (np.roll(q, -2, axis=0), upright)]
+        elif turned is not None:
+            out += [(np.roll(q, -1, axis=0), turned), (np.roll(q, -3, axis=0), turned)]
+    if out:
+        return out  # e.g. a tall A4-shaped quad: an upright page or a TD2/TD3 on its side
     if aspect < 1.0 and snap_kind(1.0 / aspect) is None:
         # An unknown tall shape: IDs are far more common landscape; try both sideways turns too.
         return [(np.roll(q, -k, axis=0), None) for k in range(4)]

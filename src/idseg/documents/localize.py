@@ -24,10 +24,12 @@ import cv2
 import numpy as np
 import torch
 
+from idseg.data.convert_geometry import rasterize_polygon
 from idseg.documents.corners import fit_corners
 from idseg.errors import InputError
 from idseg.models.unet import UNet
 from idseg.models.unet_io import letterbox_image
+from idseg.quad import order_quad
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class Localized:
         quad: ``4 x 2`` corners in photo coordinates, clockwise from the top-left corner as
             seen in the photo (continuous coordinates; may leave the frame).
         score: Mean document probability over the region (0 to 1).
-        fill: Region area / quad area (near 1 for a well-fitted document).
+        fill: IoU of the region and the quad (:func:`agreement`; near 1 for a good fit).
     """
 
     quad: np.ndarray
@@ -123,12 +125,12 @@ class Localizer:
         min_pixels = self.min_area * (window[2] - window[0]) * (window[3] - window[1])
         found = []
         for interior, prob in _regions(probs, window, min_pixels, edge_px=3):
-            quad = fit_corners(prob, frame=window)
-            if quad is None:
+            fitted = best_quad(prob, window)
+            if fitted is None:
                 continue
+            quad, fit = fitted
             quad = (quad - np.array(window[:2], np.float64)) / scale
-            score = float(prob[interior].mean())
-            found.append(Localized(quad, score, _fill(prob > 0.5, quad * scale + window[:2])))
+            found.append(Localized(quad, float(prob[interior].mean()), fit))
         return found
 
     def _refine(self, image: np.ndarray, coarse: Localized) -> Localized:
@@ -145,17 +147,18 @@ class Localizer:
         scale = (window[2] - window[0]) / (c1 - c0)
         offset = np.array([c0, r0], np.float64)
         target = (coarse.quad - offset) * scale + np.array(window[:2], np.float64)
-        best = _best_overlap(_regions(probs, window, 16, edge_px=4), target)
-        if best is None:
+        region = _best_overlap(_regions(probs, window, 16, edge_px=4), target)
+        if region is None:
             return coarse
-        interior, prob = best
-        # Only the photo's own borders hide a side; the crop's other borders are fitted through
-        # (a region reaching them is still cut there, which the frame test handles as well).
-        quad = fit_corners(prob, frame=window)
-        if quad is None:
+        interior, prob = region
+        # A document reaching the crop's border (the photo's edge, or a coarse quad far off) is
+        # cut there; fit_corners leaves border points out and extrapolates the sides.
+        fitted = best_quad(prob, window)
+        if fitted is None:
             return coarse
+        quad, fit = fitted
         photo_quad = (quad - np.array(window[:2], np.float64)) / scale + offset
-        return Localized(photo_quad, float(prob[interior].mean()), _fill(prob > 0.5, quad))
+        return Localized(photo_quad, float(prob[interior].mean()), fit)
 
     def localize(self, image: np.ndarray) -> list[Localized]:
         """The documents in an ``H x W x 3`` uint8 RGB photo, largest first.
@@ -190,12 +193,69 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _fill(region: np.ndarray, quad: np.ndarray) -> float:
-    """Share of the quad covered by the region (1 for a perfect fit)."""
-    qmask = np.zeros(region.shape, np.uint8)
-    cv2.fillPoly(qmask, [np.round((quad - 0.5) * 16).astype(np.int32)], 1, shift=4)
-    inside = int(qmask.sum())
-    return float((region & (qmask > 0)).sum() / inside) if inside else 0.0
+def _touches(region: np.ndarray, window: tuple[int, int, int, int]) -> tuple[bool, ...]:
+    """Whether the region reaches the window's left, top, right and bottom border."""
+    x0, y0, x1, y1 = window
+    return (
+        bool(region[y0:y1, x0 : x0 + 2].any()),
+        bool(region[y0 : y0 + 2, x0:x1].any()),
+        bool(region[y0:y1, x1 - 2 : x1].any()),
+        bool(region[y1 - 2 : y1, x0:x1].any()),
+    )
+
+
+def agreement(region: np.ndarray, quad: np.ndarray, window: tuple[int, int, int, int]) -> float:
+    """IoU of a region and a quad; the quad may leave the window only where the region does.
+
+    The part of the quad beyond a window border the region does not reach counts against it, so a
+    wild corner far outside the photo scores low, while a document cut by the frame does not.
+
+    Example:
+        >>> r = np.zeros((20, 20), bool); r[5:15, 5:15] = True
+        >>> round(agreement(r, np.array([[5, 5], [15, 5], [15, 15], [5, 15]], float), (0, 0, 20, 20)), 3)
+        1.0
+    """
+    big = 1e6
+    left, top, right, bottom = _touches(region, window)
+    x0, y0, x1, y1 = window
+    clip = np.array(
+        [
+            [-big if left else x0, -big if top else y0],
+            [big if right else x1, -big if top else y0],
+            [big if right else x1, big if bottom else y1],
+            [-big if left else x0, big if bottom else y1],
+        ],
+        np.float32,
+    )
+    counted, _ = cv2.intersectConvexConvex(clip, quad.astype(np.float32))
+    inter = float((region & rasterize_polygon(quad, region.shape)).sum())
+    union = float(region.sum()) + float(counted) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _rect_quad(region: np.ndarray) -> np.ndarray | None:
+    pts = cv2.findNonZero(region.astype(np.uint8))
+    if pts is None or len(pts) < 3:
+        return None
+    return order_quad(cv2.boxPoints(cv2.minAreaRect(pts)).astype(np.float64) + 0.5)
+
+
+def best_quad(
+    prob: np.ndarray, window: tuple[int, int, int, int]
+) -> tuple[np.ndarray, float] | None:
+    """The better of the line-fitted corners and the region's minimum-area rectangle.
+
+    Returns:
+        The quad (continuous coordinates of ``prob``) and its :func:`agreement` with the region,
+        or ``None`` for an empty region.
+    """
+    region = prob > 0.5
+    candidates = [q for q in (fit_corners(prob, frame=window), _rect_quad(region)) if q is not None]
+    if not candidates:
+        return None
+    scored = [(agreement(region, q, window), i) for i, q in enumerate(candidates)]
+    score, index = max(scored)
+    return candidates[index], score
 
 
 def _best_overlap(
@@ -203,8 +263,7 @@ def _best_overlap(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     if not regions:
         return None
-    qmask = np.zeros(regions[0][0].shape, np.uint8)
-    cv2.fillPoly(qmask, [np.round((target - 0.5) * 16).astype(np.int32)], 1, shift=4)
-    overlaps = [int((r[0] & (qmask > 0)).sum()) for r in regions]
+    qmask = rasterize_polygon(target, regions[0][0].shape)
+    overlaps = [int((r[0] & qmask).sum()) for r in regions]
     best = int(np.argmax(overlaps))
     return regions[best] if overlaps[best] > 0 else None

@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from idseg.documents.classes import CLASS_NAMES
@@ -38,9 +37,9 @@ def _mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _quad_mask(quad: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    out = np.zeros(hw, np.uint8)
-    cv2.fillPoly(out, [np.round((quad - 0.5) * 16).astype(np.int32)], 1, shift=4)
-    return out > 0
+    from idseg.data.convert_geometry import rasterize_polygon
+
+    return rasterize_polygon(quad, hw)
 
 
 class SamRefiner:
@@ -99,6 +98,7 @@ class SamRefiner:
         masks = self.predictor.boxes_to_masks(boxes)
         labels = doc.field_map.copy()
         fields: list[DocumentField] = []
+        changed = 0
         for f, sam in zip(doc.fields, masks, strict=True):
             x0, y0, x1, y1 = (round(v) for v in f.box)
             inside = np.zeros_like(sam)
@@ -110,6 +110,9 @@ class SamRefiner:
             labels[f.mask] = 1
             labels[sam] = CLASS_NAMES.index(f.cls)
             fields.append(_updated(f, sam, doc.homography))
+            changed += 1
+        if not changed:
+            return doc
         return replace(doc, field_map=labels, fields=fields, refined="sam2")
 
 

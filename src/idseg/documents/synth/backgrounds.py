@@ -1,5 +1,4 @@
-"""Procedural backgrounds: wood, fabric, paper, marble, speckled stone, cutting mats, desks, gradients
-and near-white studio sweeps.
+"""Procedural backgrounds: wood, fabric, paper, marble, stone, mats, desks, gradients, studio white.
 
 Every texture is drawn from the random generator alone (no photos are bundled), as a float32
 ``H x W x 3`` RGB array in ``[0, 255]``. Smooth noise is made by resizing a small random grid, so a
