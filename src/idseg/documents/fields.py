@@ -36,8 +36,9 @@ def orientations(quad: np.ndarray) -> list[tuple[np.ndarray, str | None]]:
     """Candidate corner orders (rolled quads) with the kind each implies.
 
     A quad whose width/height matches an ID format is tried as is and turned by 180 degrees; a
-    tall one matching an ID format on its side is tried turned by 90 and 270 degrees. Pages
-    are the other way round. Otherwise the quad's own orientation and its 180-degree turn.
+    tall one matching an ID format on its side is tried turned by 90 and 270 degrees; pages the
+    other way round, and a shape that fits both readings (A4 is 1 / 1.414, TD2/TD3 1.42) gets
+    all four candidates. Otherwise the quad's own orientation and its 180-degree turn.
 
     Example:
         >>> q = np.array([[0, 0], [54, 0], [54, 85.6], [0, 85.6]])  # a card standing on its side
