@@ -27,8 +27,6 @@ def _quad(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
 # --- instance_map -------------------------------------------------------------------------------
 
 
-
-
 def test_instance_map_order_and_occlusion():
     quads = [_quad(0, 0, 6, 4), _quad(4, 2, 8, 6)]
     visible = np.ones((7, 9), bool)
@@ -146,10 +144,18 @@ def test_localizer_dataset_masks_are_background_document_edge(doc_dataset: Path,
 
 def test_localizer_dataset_edge_follows_the_outline(tmp_path: Path):
     from idseg.documents.synth.dataset import generate_dataset
+    from idseg.documents.synth.scene_options import SceneOptions
 
     src_dir = tmp_path / "single"
-    generate_dataset(
-        src_dir, 2, seed=1, size=(96, 128), docs_per_scene=(1, 1), negatives=0.0, workers=1
+    generate_dataset(  # no occluders and nothing out of frame: the visible outline is the quad's
+        src_dir,
+        2,
+        seed=1,
+        size=(96, 128),
+        docs_per_scene=(1, 1),
+        negatives=0.0,
+        workers=1,
+        options=SceneOptions.plain(),
     )
     localizer_dataset(src_dir, tmp_path / "loc")
     for path in sorted((tmp_path / "loc" / "masks").glob("*.png")):
@@ -162,6 +168,18 @@ def test_localizer_dataset_edge_follows_the_outline(tmp_path: Path):
         assert rim.any() and (out[rim] == 2).mean() > 0.95
         deep = cv2.erode(document, np.ones((7, 7), np.uint8), borderType=cv2.BORDER_REPLICATE)
         assert deep.any() and (out[deep > 0] == 1).all()
+
+
+def test_outline_edges_ignore_occluders_and_the_frame():
+    from idseg.data.prepare import outline_edges
+
+    quad = np.array([[-10, 2], [20, 2], [20, 14], [-10, 14]], float)  # leaves the frame on the left
+    inst = instance_map((16, 24), [quad], np.ones((16, 24), bool))
+    inst[6:10, 8:12] = 0  # a thumb on the document
+    edges = outline_edges((16, 24), [quad], inst, 1)
+    assert edges[2, 5] and edges[13, 5] and edges[8, 19]  # top, bottom, right outline
+    assert not edges[8, 0]  # the frame's left border is no outline
+    assert not edges[5:11, 7:13].any()  # no band around the thumb
 
 
 def test_localizer_dataset_copies_images_groups_and_classes(doc_dataset: Path, loc_dataset: Path):

@@ -3,8 +3,9 @@
 idseg's document pipeline runs two small U-Nets (:mod:`idseg.documents.pipeline`):
 
 - the **localiser** sees the whole photo and predicts ``background``, ``document`` and
-  ``edge`` (a band just inside each document's visible outline, also where one document
-  overlaps another), so touching and overlapping documents separate into instances;
+  ``edge`` (a band just inside each document's own outline, also where one document overlaps
+  another, but not around occluders such as a pen or a thumb), so touching and overlapping
+  documents separate into instances and an occluded document stays one;
 - the **field model** sees one rectified document and predicts the field classes.
 
 :func:`localizer_dataset` writes the first kind (same images, new masks built from the class
@@ -48,6 +49,7 @@ __all__ = [
     "fields_dataset",
     "instance_map",
     "localizer_dataset",
+    "outline_edges",
 ]
 
 #: Classes of the localiser's masks.
@@ -115,6 +117,37 @@ def edge_mask(instances: np.ndarray, width: int) -> np.ndarray:
     high = cv2.dilate(instances, kernel, borderType=cv2.BORDER_REPLICATE)
     low = cv2.erode(instances, kernel, borderType=cv2.BORDER_REPLICATE)
     return (instances > 0) & (high != low)
+
+
+def outline_edges(
+    shape: tuple[int, int], quads: list[np.ndarray], instances: np.ndarray, width: int
+) -> np.ndarray:
+    """Pixels of each document within ``width`` pixels inside its own quad's outline.
+
+    Unlike :func:`edge_mask`, occluders (a pen, a thumb) lying on a document make no edge: only the
+    documents' own outlines do, so the edge band separates documents and nothing else. The frame
+    border is no outline either (the quad is drawn on a canvas large enough to hold it).
+
+    Example:
+        >>> inst = np.zeros((8, 8), np.uint8); inst[1:7, 1:7] = 1; inst[3:5, 3:5] = 0  # a hole
+        >>> q = [np.array([[1, 1], [7, 1], [7, 7], [1, 7]], float)]
+        >>> e = outline_edges((8, 8), q, inst, 1)
+        >>> int(e.sum()), bool(e[2, 3])   # the ring only: no edge around the hole
+        (20, False)
+    """
+    from idseg.data.convert_geometry import rasterize_polygon
+
+    h, w = shape
+    out = np.zeros(shape, bool)
+    pad = width + 2
+    for i, quad in enumerate(quads[:255], start=1):
+        x0, y0 = np.floor(np.minimum(quad.min(axis=0), 0)).astype(int) - pad
+        x1 = int(np.ceil(max(quad[:, 0].max(), w))) + pad
+        y1 = int(np.ceil(max(quad[:, 1].max(), h))) + pad
+        inside = rasterize_polygon(quad - [x0, y0], (y1 - y0, x1 - x0)).astype(np.uint8)
+        dist = cv2.distanceTransform(inside, cv2.DIST_L2, 3)[-y0 : -y0 + h, -x0 : -x0 + w]
+        out |= (instances == i) & (dist <= width)
+    return out
 
 
 def _kinds(sample: Sample, count: int) -> list[str | None]:
@@ -213,7 +246,7 @@ def localizer_dataset(
         inst = instance_map(classes.shape, quads, visible)
         width = max(2, round(edge * max(classes.shape)))
         labels = np.where(visible, 1, 0).astype(np.uint8)
-        labels[edge_mask(inst, width)] = 2
+        labels[outline_edges(classes.shape, quads, inst, width)] = 2
         labels[classes >= len(CLASS_NAMES)] = 255
         _link_or_copy(sample.image_path, tmp / "images" / sample.image_path.name)
         save_label_png(labels, tmp / "masks" / f"{sample.name}.png")

@@ -69,20 +69,44 @@ def _probabilities(
 def _regions(
     probs: np.ndarray, window: tuple[int, int, int, int], min_pixels: float, edge_px: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(interior mask, document probability restricted to the grown region)`` per document."""
+    """``(interior mask, document probability restricted to the region)`` per document.
+
+    Each connected document area (document or edge) is one document unless its interiors
+    (document pixels, split by edge bands) form two or more sizeable parts AND the area as a
+    whole is not quad-shaped: then each part, grown back over its edge band, is a document.
+    A stray band across one document (a model error) thus does not split it in two.
+    """
     doc = 1.0 - probs[0]
-    interior = (probs.argmax(axis=0) == 1).astype(np.uint8)
     x0, y0, x1, y1 = window
-    interior[:y0], interior[y1:], interior[:, :x0], interior[:, x1:] = 0, 0, 0, 0
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(interior, connectivity=4)
+    inside = np.zeros(doc.shape, bool)
+    inside[y0:y1, x0:x1] = True
+    any_doc = ((doc > 0.5) & inside).astype(np.uint8)
+    interior = ((probs.argmax(axis=0) == 1) & inside).astype(np.uint8)
+    count, areas, stats, _ = cv2.connectedComponentsWithStats(any_doc, connectivity=8)
+    _, parts, part_stats, _ = cv2.connectedComponentsWithStats(interior, connectivity=4)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge_px + 1, 2 * edge_px + 1))
     out = []
     for i in range(1, count):
         if stats[i, cv2.CC_STAT_AREA] < min_pixels:
             continue
-        part = (labels == i).astype(np.uint8)
-        grown = cv2.dilate(part, kernel) > 0
-        out.append((part > 0, np.where(grown & (doc > 0.5), doc, 0.0).astype(np.float32)))
+        area = areas == i
+        ids = [j for j in np.unique(parts[area]) if j > 0]
+        big = [
+            j
+            for j in ids
+            if part_stats[j, cv2.CC_STAT_AREA] >= max(min_pixels, 0.08 * stats[i, cv2.CC_STAT_AREA])
+        ]
+        whole = np.where(area, doc, 0.0).astype(np.float32)
+        if len(big) >= 2:
+            fitted = best_quad(whole, window)
+            if fitted is None or fitted[1] < 0.9:
+                for j in big:
+                    part = parts == j
+                    grown = cv2.dilate(part.astype(np.uint8), kernel) > 0
+                    out.append((part, np.where(grown & area, doc, 0.0).astype(np.float32)))
+                continue
+        core = (parts > 0) & area
+        out.append((core if core.any() else area, whole))
     return out
 
 
