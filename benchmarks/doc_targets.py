@@ -36,11 +36,38 @@ def _upright(pred: np.ndarray, gt: np.ndarray) -> bool:
     return int(np.argmin(shifts)) == 0
 
 
+def _rectified(pipe: DocumentPipeline, folder: Path) -> dict[str, object]:
+    """Field IoU of the field model alone, on documents rectified from their true quads."""
+    from idseg.documents.evaluate import evaluate_masks
+    from idseg.models.unet_io import predict_mask
+
+    model, size = pipe.field_model.model, pipe.field_model.size
+    rep = evaluate_masks(lambda p: predict_mask(model, load_image(p), size), folder)
+    assert rep.confusion is not None
+    iou = rep.confusion.iou()
+    per_class = {
+        c: (None if np.isnan(iou[i]) else float(iou[i])) for i, c in enumerate(CLASS_NAMES)
+    }
+    fields = [v for c in FIELD_CLASSES if (v := per_class[c]) is not None]
+    return {
+        "documents": len(rep.scores),
+        "field_iou": per_class,
+        "field_mean_iou": float(np.mean(fields)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--rectified",
+        type=Path,
+        default=None,
+        help="Also score the field model alone on rectified documents "
+        "(`idseg data prepare fields TEST --jitter 0` output).",
+    )
     args = parser.parse_args()
     pipe = DocumentPipeline()
     samples = list(open_dataset(args.data))[: args.limit]
@@ -87,6 +114,8 @@ def main() -> None:
         "ms_per_image_median": statistics.median(ms),
         "torch_threads": torch.get_num_threads(),
     }
+    if args.rectified:
+        report["rectified"] = _rectified(pipe, args.rectified)
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
