@@ -55,7 +55,24 @@ def test_padding_equals_mean_coloured_border():
 def test_named_sizes_parameter_counts():
     counts = {name: count_parameters(build_unet(name, num_classes=7)) for name in UNET_SIZES}
     # Golden values: a change of architecture must be deliberate.
-    assert counts == {"unet-test": 2087, "unet-nano": 240007, "unet-small": 1501191}
+    assert {k: counts[k] for k in ("unet-test", "unet-nano", "unet-small")} == {
+        "unet-test": 2087,
+        "unet-nano": 240007,
+        "unet-small": 1501191,
+    }
+
+    def block(cin: int, cout: int) -> int:  # two 3x3 convolutions without bias, each + BatchNorm
+        return 9 * cin * cout + 2 * cout + 9 * cout * cout + 2 * cout
+
+    def plain(widths: tuple[int, ...], classes: int) -> int:
+        total = block(3, widths[0]) + widths[0] * classes + classes
+        total += sum(block(widths[i - 1], widths[i]) for i in range(1, len(widths)))
+        return total + sum(
+            block(widths[i] + widths[i - 1], widths[i - 1]) for i in range(1, len(widths))
+        )
+
+    assert counts["unet-fast"] == plain((8, 16, 32, 64, 128), 7)
+    assert counts["unet-fast-wide"] == plain((12, 24, 48, 96, 192), 7)
     assert 100_000 <= counts["unet-nano"] <= 300_000
     assert 1_000_000 <= counts["unet-small"] <= 2_000_000
 

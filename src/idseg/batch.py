@@ -34,14 +34,19 @@ def output_names(files: list[Path]) -> list[str]:
     Example:
         >>> output_names([Path("a/card.jpg"), Path("b/card.png"), Path("x.png")])
         ['card', 'card-2', 'x']
+        >>> output_names([Path("a/card.jpg"), Path("b/card.png"), Path("card-2.jpg")])
+        ['card', 'card-2', 'card-2-2']
     """
-    seen: dict[str, int] = {}
+    taken: set[str] = set()  # case-folded: Card and card collide on some file systems
     names = []
     for path in files:
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in path.stem) or "image"
-        count = seen.get(stem, 0) + 1
-        seen[stem] = count
-        names.append(stem if count == 1 else f"{stem}-{count}")
+        name, count = stem, 1
+        while name.casefold() in taken:
+            count += 1
+            name = f"{stem}-{count}"
+        taken.add(name.casefold())
+        names.append(name)
     return names
 
 

@@ -42,6 +42,8 @@ def _pipeline(
     from idseg.documents.pipeline import DocumentPipeline, PipelineSettings
 
     refiner = None
+    if refine is None and (checkpoint is not None or model_config is not None):
+        raise typer.BadParameter("--checkpoint and --model-config are only used with --refine sam2")
     if refine is not None:
         if refine.lower() != "sam2":
             raise typer.BadParameter(f"--refine takes 'sam2', got {refine!r}")
@@ -108,6 +110,11 @@ def redact(
     image_format: str | None = typer.Option(
         None, "--format", help="Output format: jpg, png or webp (default: the source's)."
     ),
+    require: str | None = typer.Option(
+        None,
+        "--require",
+        help="Classes every document must show (e.g. portrait); otherwise the copy is not written.",
+    ),
     localizer: Path | None = typer.Option(None, "--localizer", help=_LOCALIZER_HELP),
     fields: Path | None = typer.Option(None, "--fields", help=_FIELDS_HELP),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
@@ -116,16 +123,24 @@ def redact(
     """Write redacted, metadata-free copies of ID photos (portrait, MRZ, barcode, signature...).
 
     A photo in which no document is found is NOT written (it would leave the data readable); it
-    is listed, and the exit code is 1.
+    is listed, and the exit code is 1. Requested classes not found in a document are listed as a
+    warning; with --require they also stop the copy from being written (exit 1).
     """
     from idseg.documents.doc_batch import redact_handler, run_documents
 
     with user_errors():
         pipe = _pipeline(localizer, fields, device, None, None, None)
-        handle = redact_handler(pipe, classes, mode, dilate, image_format)
+        handle = redact_handler(pipe, classes, mode, dilate, image_format, require)
         summary = run_documents(paths, out, handle, None if as_json else _progress)
     _finish(summary, as_json, "redacted")
-    if summary["no_document"]:
+    for item in summary["files"] if not as_json else []:
+        for doc, classes_missing in (item.get("missing") or {}).items():
+            say(
+                f"  {item['path']}: document {doc}: no {', '.join(classes_missing)} found "
+                f"({'not written' if item.get('incomplete') else 'check by hand'})",
+                style="yellow",
+            )
+    if summary["no_document"] or summary["incomplete"]:
         raise typer.Exit(code=1)
 
 

@@ -35,7 +35,7 @@ from idseg.data.outdir import generator, output_folder
 from idseg.data.quads import read_quads
 from idseg.documents.classes import CLASS_NAMES, KINDS
 from idseg.documents.rectify import rectify
-from idseg.errors import IdsegError, InputError
+from idseg.errors import InputError
 from idseg.io.atomic import atomic_write_json
 from idseg.io.images import load_image
 from idseg.io.writers import save_label_png
@@ -202,8 +202,8 @@ def _each_sample(
         for sample in samples:
             try:
                 work(sample, tmp, report, groups)
-            except (IdsegError, OSError, ValueError) as exc:
-                report.skipped.append((sample.name, str(exc)))
+            except Exception as exc:  # one bad sample never stops the run
+                report.skipped.append((sample.name, f"{type(exc).__name__}: {exc}"))
                 logger.debug("skipped %s: %s", sample.name, exc)
         meta = {
             "classes": list(classes),

@@ -165,7 +165,7 @@ def _rectify_ms(image: np.ndarray, quads: list[np.ndarray], repeat: int) -> tupl
                 start = time.perf_counter()
                 rectify(image, quad)
                 times.append(time.perf_counter() - start)
-        except IdsegError as exc:
+        except Exception as exc:  # a wild baseline quad must not stop the benchmark
             logger.debug("rectification failed: %s", exc)
             failed += 1
             continue
@@ -207,7 +207,7 @@ def _build(names: Sequence[str]) -> tuple[dict[str, Localizer], dict[str, str]]:
         try:
             methods[name] = make_localizer(name)
         except (IdsegError, ImportError) as exc:
-            logger.info("method %s is unavailable: %s", name, exc)
+            logger.info("method %s is unavailable: %s", name, type(exc).__name__)
             unavailable[name] = f"{type(exc).__name__}: {exc}"
     return methods, unavailable
 

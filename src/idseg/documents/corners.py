@@ -103,12 +103,32 @@ def _intersect(lines: list[tuple[np.ndarray, np.ndarray]], fallback: np.ndarray)
     return corners
 
 
+def _through(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The line through two points, with a unit direction (like :func:`_fit_line`)."""
+    d = b - a
+    return a, d / max(float(np.linalg.norm(d)), 1e-12)
+
+
+def _side_line(
+    a: np.ndarray, b: np.ndarray, frame: tuple[float, float, float, float], tol: float = 1.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """A side with no usable outline points: the frame border it lies on, else the coarse side."""
+    x0, y0, x1, y1 = frame
+    for axis, limit in ((0, x0), (0, x1), (1, y0), (1, y1)):
+        if abs(a[axis] - limit) <= tol and abs(b[axis] - limit) <= tol:
+            p = a.copy()
+            p[axis] = limit
+            d = np.array([0.0, 1.0]) if axis == 0 else np.array([1.0, 0.0])
+            return p, d
+    return _through(a, b)
+
+
 def _outward(
     lines: list[tuple[np.ndarray, np.ndarray]], centre: np.ndarray, by: float
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     for p, u in lines:
-        normal = np.array([-u[1], u[0]])
+        normal = np.array([-u[1], u[0]]) / max(float(np.linalg.norm(u)), 1e-12)
         if (p - centre) @ normal < 0:
             normal = -normal
         out.append((p + by * normal, u))
@@ -155,9 +175,10 @@ def fit_corners(
     quad = _coarse(pts)
     for _ in range(2):
         sides = _side_points(quad, pts, usable, trim)
+        fitted = [len(s) >= 4 for s in sides]
         lines = [
-            _robust_line(s) if len(s) >= 4 else (quad[i], quad[(i + 1) % 4] - quad[i])
-            for i, s in enumerate(sides)
+            _robust_line(s) if ok else _side_line(quad[i], quad[(i + 1) % 4], (x0, y0, x1, y1))
+            for i, (s, ok) in enumerate(zip(sides, fitted, strict=True))
         ]
         refined = _intersect(lines, quad)
         diagonal = float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0)))
@@ -167,5 +188,9 @@ def fit_corners(
         quad = refined
     else:
         centre = quad.mean(axis=0)
-        quad = _intersect(_outward(lines, centre, 0.5 / upsample), quad)
+        shifted = _outward(lines, centre, 0.5 / upsample)
+        # Sides fitted to the outline move out by half an outline pixel; frame sides stay put.
+        quad = _intersect(
+            [s if ok else ln for s, ln, ok in zip(shifted, lines, fitted, strict=True)], quad
+        )
     return order_quad(quad)

@@ -28,7 +28,7 @@ from idseg.batch import output_names
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.pipeline import DocumentPipeline
 from idseg.documents.result import DocumentResult
-from idseg.errors import IdsegError, InputError
+from idseg.errors import InputError
 from idseg.io.atomic import atomic_dir, atomic_write_json
 from idseg.io.files import IMAGE_EXTENSIONS, discover_images, require_folder
 from idseg.io.images import load_image
@@ -178,7 +178,7 @@ def run_documents(
             item.update(
                 status="ok", **handle(image, out / f"{name}{suffix}", found.relative_name(path))
             )
-        except (IdsegError, OSError, MemoryError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # one bad file never stops the batch
             logger.warning("an image failed: %s", type(exc).__name__)
             logger.debug("failed image %s", path, exc_info=True)
             item.update(status="error", error=str(exc), error_type=type(exc).__name__)
@@ -188,12 +188,13 @@ def run_documents(
     if advance:
         advance(done=True)
     failed = sum(1 for f in files if f["status"] != "ok")
-    summary = {
+    summary: dict[str, Any] = {
         "ok": len(files) - failed,
         "failed": failed,
         "total": len(files),
         "documents": sum(f.get("documents", 0) for f in files),
         "no_document": sum(1 for f in files if f.get("documents") == 0),
+        "incomplete": sum(1 for f in files if f.get("incomplete")),
         "skipped": [str(p) for p in found.skipped],
         "seconds": time.perf_counter() - start,
         "out": str(out),
@@ -226,10 +227,13 @@ def redact_handler(
     mode: str,
     dilate: int,
     image_format: str | None = None,
+    require: str | None = None,
 ) -> Callable[[np.ndarray, Path, str], dict[str, Any]]:
     """The per-image work of ``idseg redact``: analyse, redact, save a metadata-free copy.
 
-    Nothing is written for a photo without a document (``written`` is ``False``).
+    Nothing is written for a photo without a document, nor for one where a document lacks a
+    class of ``require`` (``written`` is ``False``, ``incomplete`` names the classes). Requested
+    classes not found in a document are listed under ``missing`` either way.
 
     Raises:
         InputError: Unknown class, mode or format (checked before any image is read).
@@ -237,6 +241,7 @@ def redact_handler(
     from idseg.documents.redact import MODES, check_classes, redact, save_redacted
 
     names = check_classes(classes)
+    required = check_classes(require) if require else []
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     fmt = None if image_format is None else image_format.lower().lstrip(".").replace("jpeg", "jpg")
@@ -252,6 +257,16 @@ def redact_handler(
         facts: dict[str, Any] = {"documents": len(result.documents), "output": str(target)}
         if not result.documents:
             facts["written"] = False
+            return facts
+        missing = {
+            str(i): [n for n in names if not d.fields_of(n)]
+            for i, d in enumerate(result.documents, start=1)
+        }
+        missing = {k: v for k, v in missing.items() if v}
+        facts["missing"] = missing  # requested classes not found, per document: check by hand
+        unmet = sorted({n for v in missing.values() for n in v if n in required})
+        if unmet:
+            facts.update(written=False, incomplete=unmet)
             return facts
         labels = result.label_map()
         out = redact(image, labels, names, mode, dilate_px=dilate)  # type: ignore[arg-type]

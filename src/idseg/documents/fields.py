@@ -126,12 +126,13 @@ class FieldSegmenter:
             _, comp, stats, _ = cv2.connectedComponentsWithStats(
                 (labels == cls).astype(np.uint8), connectivity=8
             )
+            small = stats[:, cv2.CC_STAT_AREA] < min_pixels
+            small[0] = False
+            labels[small[comp]] = 1  # specks become plain document
             for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA]) + 1:
                 area = int(stats[i, cv2.CC_STAT_AREA])
-                if area < min_pixels:
-                    labels[comp == i] = 1  # specks become plain document
-                    continue
-                found.append(self._field(cls, comp == i, probs[cls], area, homography))
+                if area >= min_pixels:
+                    found.append(self._field(cls, comp == i, probs[cls], area, homography))
         return labels, found
 
     @staticmethod
@@ -147,6 +148,10 @@ class FieldSegmenter:
             else np.zeros((0, 2))
         )
         polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        if len(polygon) < 3:  # a mask one pixel thin: its box is its outline
+            polygon = np.array(
+                [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]]
+            )
         return DocumentField(
             cls=CLASS_NAMES[cls],
             score=float(prob[mask].mean()),

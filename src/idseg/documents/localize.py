@@ -143,9 +143,8 @@ class Localizer:
         self.min_area, self.min_score, self.max_documents = min_area, min_score, max_documents
 
     def _coarse(self, image: np.ndarray) -> list[Localized]:
-        w = image.shape[1]
         probs, window = _probabilities(self.model, image, self.size)
-        scale = (window[2] - window[0]) / w
+        scale = _scales(window, image.shape[0], image.shape[1])
         min_pixels = self.min_area * (window[2] - window[0]) * (window[3] - window[1])
         found = []
         for interior, prob in _regions(probs, window, min_pixels, edge_px=3):
@@ -168,7 +167,7 @@ class Localizer:
             return coarse
         crop = np.ascontiguousarray(image[r0:r1, c0:c1])
         probs, window = _probabilities(self.model, crop, self.refine_size)
-        scale = (window[2] - window[0]) / (c1 - c0)
+        scale = _scales(window, r1 - r0, c1 - c0)
         offset = np.array([c0, r0], np.float64)
         target = (coarse.quad - offset) * scale + np.array(window[:2], np.float64)
         region = _best_overlap(_regions(probs, window, 16, edge_px=4), target)
@@ -207,12 +206,22 @@ class Localizer:
         return out[: self.max_documents]
 
 
+def _sides(quad: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
+
+
+def _scales(window: tuple[int, int, int, int], h: int, w: int) -> np.ndarray:
+    """Canvas pixels per photo pixel along x and y (the letterbox rounds each side apart)."""
+    return np.array([(window[2] - window[0]) / w, (window[3] - window[1]) / h], np.float64)
+
+
 def _area(quad: np.ndarray) -> float:
     return float(abs(cv2.contourArea(quad.astype(np.float32))))
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    ha, hb = (cv2.convexHull(q.astype(np.float32)) for q in (a, b))
+    inter, _ = cv2.intersectConvexConvex(ha, hb)
     union = _area(a) + _area(b) - inter
     return float(inter / union) if union > 0 else 0.0
 
@@ -251,10 +260,17 @@ def agreement(region: np.ndarray, quad: np.ndarray, window: tuple[int, int, int,
         ],
         np.float32,
     )
-    counted, _ = cv2.intersectConvexConvex(clip, quad.astype(np.float32))
-    inter = float((region & rasterize_polygon(quad, region.shape)).sum())
-    union = float(region.sum()) + float(counted) - inter
-    return inter / union if union > 0 else 0.0
+    hull = cv2.convexHull(quad.astype(np.float32))
+    counted, _ = cv2.intersectConvexConvex(clip, hull)
+    h, w = region.shape
+    canvas = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    on_canvas, _ = cv2.intersectConvexConvex(canvas, hull)
+    qmask = rasterize_polygon(quad, region.shape)
+    # Pixels on the canvas are counted as pixels, the counted part beyond it as area.
+    quad_size = float(qmask.sum()) + max(0.0, float(counted) - float(on_canvas))
+    inter = float((region & qmask).sum())
+    union = float(region.sum()) + quad_size - inter
+    return min(1.0, inter / union) if union > 0 else 0.0
 
 
 def _rect_quad(region: np.ndarray) -> np.ndarray | None:
@@ -274,7 +290,11 @@ def best_quad(
         or ``None`` for an empty region.
     """
     region = prob > 0.5
-    candidates = [q for q in (fit_corners(prob, frame=window), _rect_quad(region)) if q is not None]
+    candidates = [
+        q
+        for q in (fit_corners(prob, frame=window), _rect_quad(region))
+        if q is not None and _area(q) >= 4.0 and min(_sides(q)) >= 2.0
+    ]
     if not candidates:
         return None
     scored = [(agreement(region, q, window), i) for i, q in enumerate(candidates)]

@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from idseg.documents.classes import CLASS_NAMES
@@ -77,8 +78,18 @@ def bundled_model(name: str) -> Path:
     return path
 
 
+def _load(path: Path, device: str) -> tuple[UNet, UNetInfo]:
+    """Load a checkpoint once per (file, version on disk, device); models are shared, read-only."""
+    file = path.resolve()
+    try:
+        stat = file.stat()
+    except OSError:
+        return load_unet(file, device=device)  # raises the usual CheckpointError
+    return _load_cached(str(file), stat.st_mtime_ns, stat.st_size, device)
+
+
 @functools.lru_cache(maxsize=8)
-def _load(path: str, device: str) -> tuple[UNet, UNetInfo]:
+def _load_cached(path: str, mtime_ns: int, size: int, device: str) -> tuple[UNet, UNetInfo]:
     return load_unet(path, device=device)
 
 
@@ -137,9 +148,9 @@ class DocumentPipeline:
         self.settings = s = settings or PipelineSettings()
         loc_path = Path(localizer) if localizer else bundled_model(BUNDLED_LOCALIZER)
         fld_path = Path(fields) if fields else bundled_model(BUNDLED_FIELDS)
-        loc_model, loc_info = _load(str(loc_path), device)
+        loc_model, loc_info = _load(loc_path, device)
         _expect(loc_info, ("background", "document", "edge"), loc_path)
-        fld_model, fld_info = _load(str(fld_path), device)
+        fld_model, fld_info = _load(fld_path, device)
         _expect(fld_info, CLASS_NAMES, fld_path)
         self.localizer = Localizer(
             loc_model, loc_info.size, s.refine_size, s.min_area, s.min_score, s.max_documents
@@ -171,28 +182,50 @@ class DocumentPipeline:
         start = time.perf_counter()
         found = self.localizer.localize(rgb)
         timings["localize"] = (time.perf_counter() - start) * 1000
-        if self.refiner is not None:
-            t = time.perf_counter()
-            found = [replace(d, quad=self.refiner.refine_quad(rgb, d.quad)) for d in found]
-            timings["refine"] = (time.perf_counter() - t) * 1000
-        documents = [self._document(rgb, d, timings) for d in found]
-        if self.refiner is not None:
-            t = time.perf_counter()
-            documents = [self.refiner.refine_fields(d) for d in documents]
-            timings["refine"] += (time.perf_counter() - t) * 1000
+        if self.refiner is None:
+            documents = [self._document(rgb, d, timings) for d in found]
+        else:
+            documents = self._refined(rgb, found, timings)
         timings["total"] = (time.perf_counter() - start) * 1000
         logger.info("%d document(s) in %.0f ms", len(documents), timings["total"])
         return DocumentResult(h, w, documents, timings, self.models)
+
+    def _refined(
+        self, rgb: np.ndarray, found: list[Localized], timings: dict[str, float]
+    ) -> list[Document]:
+        """Documents with SAM2-refined quads and fields (``--refine sam2``)."""
+        assert self.refiner is not None  # checked by the caller
+        t = time.perf_counter()
+        quads = self.refiner.refine_quads(rgb, [d.quad for d in found])
+        timings["refine"] = (time.perf_counter() - t) * 1000
+        documents = []
+        for d, q in zip(found, quads, strict=True):
+            doc = self._document(rgb, replace(d, quad=q), timings)
+            moved = bool(np.abs(q - d.quad).max() > 1e-6)
+            t = time.perf_counter()
+            doc = self.refiner.refine_fields(replace(doc, refined="sam2") if moved else doc)
+            timings["refine"] += (time.perf_counter() - t) * 1000
+            documents.append(doc)
+        return documents
 
     def _document(self, rgb: np.ndarray, found: Localized, timings: dict[str, float]) -> Document:
         t = time.perf_counter()
         rect, probs, confidence = self.field_model.segment(rgb, found.quad)
         timings["rectify"] += (time.perf_counter() - t) * 1000
         t = time.perf_counter()
+        inside = bool(((found.quad >= 0) & (found.quad <= rgb.shape[1::-1])).all())
+        seen = (
+            np.ones(rect.image.shape[:2], bool)
+            if inside
+            else _in_photo(rect.homography, rgb.shape[:2], rect.image.shape[:2])
+        )
+        if not seen.all():
+            probs[:, ~seen] = 0.0
+            probs[0, ~seen] = 1.0  # parts beyond the photo's edge are no document pixels
         if self.settings.fields:
             labels, fields = self.field_model.fields(probs, rect.homography)
         else:
-            labels, fields = np.ones(rect.image.shape[:2], np.uint8), []
+            labels, fields = np.where(seen, 1, 0).astype(np.uint8), []
         timings["fields"] += (time.perf_counter() - t) * 1000
         quad = _quad_of(rect)
         h, w = rgb.shape[:2]
@@ -209,6 +242,17 @@ class DocumentPipeline:
             orientation_score=confidence,
             truncated=outside,
         )
+
+
+def _in_photo(
+    homography: np.ndarray, photo_hw: tuple[int, int], out_hw: tuple[int, int]
+) -> np.ndarray:
+    """Which rectified pixels come from inside the photo (not from beyond its edge)."""
+    ones = np.ones(photo_hw, np.uint8)
+    warped = cv2.warpPerspective(
+        ones, homography, (out_hw[1], out_hw[0]), flags=cv2.INTER_NEAREST, borderValue=0
+    )
+    return warped > 0
 
 
 def _cut_by_frame(quad: np.ndarray, w: int, h: int, tol: float = 1.5) -> bool:

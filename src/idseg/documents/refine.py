@@ -1,7 +1,7 @@
 """Refine the document pipeline's masks with SAM2 box prompts (``idseg doc --refine sam2``).
 
-- **Document**: the photo is embedded once; the quad's bounding box is the prompt; corners are
-  refitted to SAM2's mask (:func:`idseg.documents.corners.fit_corners`).
+- **Document**: the photo is embedded once for all its documents; each quad's bounding box is a
+  prompt; corners are refitted to SAM2's mask (:func:`idseg.documents.corners.fit_corners`).
 - **Fields**: the rectified document is embedded; every field's box is a prompt (one batched
   call); SAM2's mask replaces the U-Net's inside the box.
 
@@ -13,6 +13,7 @@ a weak or unrelated checkpoint can return the whole table, and the U-Net answer 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,7 @@ class SamRefiner:
 
     def __init__(self, predictor: SAM2Predictor, min_agreement: float = 0.7) -> None:
         self.predictor, self.min_agreement = predictor, min_agreement
+        self._lock = threading.Lock()  # the predictor holds one image at a time
 
     @classmethod
     def from_checkpoint(
@@ -67,14 +69,24 @@ class SamRefiner:
 
         return cls(SAM2Predictor.from_pretrained(checkpoint, config, device=device))
 
+    def refine_quads(self, image: np.ndarray, quads: list[np.ndarray]) -> list[np.ndarray]:
+        """Each quad refitted to SAM2's mask for its box (the photo is embedded once)."""
+        if not quads:
+            return []
+        with self._lock:
+            self.predictor.set_image(image)
+            return [self._refine_quad(image.shape[:2], q) for q in quads]
+
     def refine_quad(self, image: np.ndarray, quad: np.ndarray) -> np.ndarray:
         """The quad refitted to SAM2's mask for its bounding box, or ``quad`` when they disagree."""
-        h, w = image.shape[:2]
+        return self.refine_quads(image, [quad])[0]
+
+    def _refine_quad(self, hw: tuple[int, int], quad: np.ndarray) -> np.ndarray:
+        h, w = hw
         x0, y0 = np.clip(quad.min(axis=0), 0, [w, h])
         x1, y1 = np.clip(quad.max(axis=0), 0, [w, h])
-        self.predictor.set_image(image)
         mask = self.predictor.box_to_mask([x0, y0, x1, y1])
-        fitted = fit_corners(mask.astype(np.float32), frame=(0.0, 0.0, float(w), float(h)))
+        fitted = _fit_mask(mask)
         if fitted is None:
             return quad
         agreement = _mask_iou(_quad_mask(fitted, (h, w)), _quad_mask(quad, (h, w)))
@@ -93,9 +105,10 @@ class SamRefiner:
         """The document with each field's mask replaced by SAM2's where they agree."""
         if not doc.fields:
             return doc
-        self.predictor.set_image(doc.rectified)
         boxes = np.array([f.box for f in doc.fields], np.float64)
-        masks = self.predictor.boxes_to_masks(boxes)
+        with self._lock:
+            self.predictor.set_image(doc.rectified)
+            masks = self.predictor.boxes_to_masks(boxes)
         labels = doc.field_map.copy()
         fields: list[DocumentField] = []
         changed = 0
@@ -114,6 +127,21 @@ class SamRefiner:
         if not changed:
             return doc
         return replace(doc, field_map=labels, fields=fields, refined="sam2")
+
+
+def _fit_mask(mask: np.ndarray) -> np.ndarray | None:
+    """Corners of a full-resolution binary mask, fitted on its bounding box plus a margin."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 4:
+        return None
+    h, w = mask.shape
+    m = 4
+    c0, r0 = max(0, int(xs.min()) - m), max(0, int(ys.min()) - m)
+    c1, r1 = min(w, int(xs.max()) + m + 1), min(h, int(ys.max()) + m + 1)
+    crop = mask[r0:r1, c0:c1].astype(np.float32)
+    frame = (float(-c0), float(-r0), float(w - c0), float(h - r0))  # the photo's borders
+    quad = fit_corners(crop, frame=frame, upsample=1)  # a binary mask has no sub-pixel detail
+    return None if quad is None else quad + np.array([c0, r0], np.float64)
 
 
 def _updated(f: DocumentField, mask: np.ndarray, homography: np.ndarray) -> DocumentField:

@@ -173,14 +173,16 @@ class DocumentResult:
         return bool(self.documents)
 
     def label_map(self) -> np.ndarray:
-        """Photo-frame class map of all documents (smaller documents drawn over larger ones).
+        """Photo-frame class map of all documents (fields of every document drawn last).
 
         Use it with :func:`idseg.documents.redact.redact` or to score against ground truth.
         """
         out = np.zeros((self.height, self.width), np.uint8)
-        for doc in self.documents:  # largest first, so smaller (usually upper) ones win
-            labels = doc.photo_labels(self.height, self.width)
-            out[labels > 0] = labels[labels > 0]
+        maps = [d.photo_labels(self.height, self.width) for d in self.documents]
+        for labels in maps:  # documents first, largest first ...
+            out[labels > 0] = 1
+        for labels in maps:  # ... then every document's fields, so none is painted over
+            out[labels > 1] = labels[labels > 1]
         return out
 
     def quads(self) -> list[np.ndarray]:
