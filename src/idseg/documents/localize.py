@@ -7,9 +7,10 @@ outline, see :mod:`idseg.data.prepare`). Two passes:
    split into connected regions, one per document even when documents touch or overlap; each
    region grows back over its edge band and gets coarse corners.
 2. **Each document again**, cut out of the full-resolution photo with a margin and letterboxed
-   to ``refine_size``: the document now spans most of the model's input, so its outline is
-   several times finer; the corners are refitted (:func:`idseg.documents.corners.fit_corners`)
-   and mapped back to the photo.
+   to the model's size again: the document now spans most of the model's input, so its outline
+   is several times finer; the corners are refitted (:func:`idseg.documents.corners.fit_corners`)
+   and mapped back to the photo. Documents the first pass merged (small, close together)
+   separate here; each whole one found in the cut-out is kept, and duplicates are removed.
 
 Regions smaller than ``min_area`` of the photo, or with a mean document probability under
 ``min_score``, are dropped, so a photo without a document returns an empty list.
@@ -28,7 +29,7 @@ from idseg.data.convert_geometry import rasterize_polygon
 from idseg.documents.corners import fit_corners
 from idseg.errors import InputError
 from idseg.models.unet import UNet
-from idseg.models.unet_io import letterbox_image
+from idseg.models.unet_io import PAD_VALUE
 from idseg.quad import order_quad
 
 logger = logging.getLogger(__name__)
@@ -55,15 +56,43 @@ class Localized:
 def _probabilities(
     model: UNet, image: np.ndarray, size: int
 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Softmax probabilities on the letterbox canvas and the photo's window ``(x0, y0, x1, y1)``."""
-    canvas, box = letterbox_image(image, size)
+    """Softmax probabilities on the model's canvas and the photo's window ``(x0, y0, x1, y1)``.
+
+    The photo keeps its aspect ratio and gets about ``size * size`` pixels (its longer side at
+    most ``3 * size``), padded at the bottom and right to the model's multiple: a wide photo of
+    three cards side by side is not squeezed into a thin strip of a square letterbox.
+    """
+    canvas, window = _canvas(image, size, model.multiple)
     device = next(model.parameters()).device
     x = torch.from_numpy(canvas).to(device).permute(2, 0, 1)[None].float().div_(255.0)
     with torch.inference_mode():
         logits = model(x.contiguous(memory_format=torch.channels_last))
         probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
-    window = (box.left, box.top, box.left + box.new_width, box.top + box.new_height)
     return probs, window
+
+
+def _canvas(
+    image: np.ndarray, size: int, multiple: int
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The photo resized to about ``size * size`` pixels and padded to ``multiple``.
+
+    Example:
+        >>> canvas, window = _canvas(np.zeros((444, 1200, 3), np.uint8), 192, 16)
+        >>> canvas.shape, window
+        ((128, 320, 3), (0, 0, 316, 117))
+    """
+    h, w = image.shape[:2]
+    scale = min(size / np.sqrt(h * w), 3 * size / max(h, w))
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    shrink = new_h < h
+    resized = cv2.resize(
+        image, (new_w, new_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    )
+    ph, pw = -(-new_h // multiple) * multiple, -(-new_w // multiple) * multiple
+    canvas = np.empty((ph, pw, 3), np.uint8)
+    canvas[:] = PAD_VALUE
+    canvas[:new_h, :new_w] = resized
+    return canvas, (0, 0, new_w, new_h)
 
 
 def _regions(
@@ -116,7 +145,8 @@ class Localizer:
     Args:
         model: The localiser (3 classes: background, document, edge), in eval mode.
         size: Input side of the first pass (the model's training size).
-        refine_size: Input side of the second pass on each document (0 turns it off).
+        refine_size: Input side of the second pass on each document (``None``: the model's
+            own size, where it works best; 0 turns the pass off).
         min_area: Smallest document as a share of the photo's area.
         min_score: Smallest mean document probability of a region.
         max_documents: At most this many documents, largest first.
@@ -130,7 +160,7 @@ class Localizer:
         self,
         model: UNet,
         size: int,
-        refine_size: int = 256,
+        refine_size: int | None = None,
         min_area: float = 0.004,
         min_score: float = 0.6,
         max_documents: int = 10,
@@ -156,7 +186,12 @@ class Localizer:
             found.append(Localized(quad, float(prob[interior].mean()), fit))
         return found
 
-    def _refine(self, image: np.ndarray, coarse: Localized) -> Localized:
+    def _refine(self, image: np.ndarray, coarse: Localized) -> list[Localized]:
+        """The document again, cut out with a margin; documents the coarse pass merged split here.
+
+        Returns the refit of the coarse document (or the coarse one when the refit agrees less
+        with its region) plus any other whole document inside the cut-out.
+        """
         h, w = image.shape[:2]
         x0, y0 = coarse.quad.min(axis=0)
         x1, y1 = coarse.quad.max(axis=0)
@@ -164,24 +199,32 @@ class Localizer:
         c0, r0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
         c1, r1 = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
         if c1 - c0 < 8 or r1 - r0 < 8:
-            return coarse
+            return [coarse]
         crop = np.ascontiguousarray(image[r0:r1, c0:c1])
-        probs, window = _probabilities(self.model, crop, self.refine_size)
+        probs, window = _probabilities(self.model, crop, self.refine_size or self.size)
         scale = _scales(window, r1 - r0, c1 - c0)
         offset = np.array([c0, r0], np.float64)
         target = (coarse.quad - offset) * scale + np.array(window[:2], np.float64)
-        region = _best_overlap(_regions(probs, window, 16, edge_px=4), target)
-        if region is None:
-            return coarse
-        interior, prob = region
-        # A document reaching the crop's border (the photo's edge, or a coarse quad far off) is
-        # cut there; fit_corners leaves border points out and extrapolates the sides.
-        fitted = best_quad(prob, window)
-        if fitted is None:
-            return coarse
-        quad, fit = fitted
-        photo_quad = (quad - np.array(window[:2], np.float64)) / scale + offset
-        return Localized(photo_quad, float(prob[interior].mean()), fit)
+        min_pixels = self.min_area * h * w * float(scale[0] * scale[1])  # as in the first pass
+        regions = _regions(probs, window, min(16.0, min_pixels), edge_px=3)
+        best = _best_overlap(regions, target)
+        # Sides of the cut-out inside the photo: a region reaching them is only part of a document.
+        inner = (c0 > 0, r0 > 0, c1 < w, r1 < h)
+        out: list[Localized] = []
+        for k, (interior, prob) in enumerate(regions):
+            cut = any(t and i for t, i in zip(_touches(prob > 0.5, window), inner, strict=True))
+            if k != best and (cut or interior.sum() < min_pixels):
+                continue
+            fitted = best_quad(prob, window)
+            if fitted is None:
+                continue
+            quad, fit = fitted
+            photo_quad = (quad - np.array(window[:2], np.float64)) / scale + offset
+            found = Localized(photo_quad, float(prob[interior].mean()), fit)
+            if k == best and fit < coarse.fill and _iou(photo_quad, coarse.quad) > 0.5:
+                found = coarse  # the refit is worse than the first pass
+            out.append(found)
+        return out or [coarse]
 
     def localize(self, image: np.ndarray) -> list[Localized]:
         """The documents in an ``H x W x 3`` uint8 RGB photo, largest first.
@@ -194,8 +237,8 @@ class Localizer:
                 f"expected an H x W x 3 uint8 RGB image, got {image.dtype} {image.shape}"
             )
         found = self._coarse(image)
-        if self.refine_size:
-            found = [self._refine(image, d) for d in found]
+        if self.refine_size != 0:
+            found = [r for d in found for r in self._refine(image, d)]
         kept = [d for d in found if d.score >= self.min_score and d.fill >= 0.6]
         kept.sort(key=lambda d: -_area(d.quad))
         out: list[Localized] = []
@@ -302,12 +345,11 @@ def best_quad(
     return candidates[index], score
 
 
-def _best_overlap(
-    regions: list[tuple[np.ndarray, np.ndarray]], target: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
+def _best_overlap(regions: list[tuple[np.ndarray, np.ndarray]], target: np.ndarray) -> int:
+    """Index of the region overlapping ``target`` most (-1: none overlaps it)."""
     if not regions:
-        return None
+        return -1
     qmask = rasterize_polygon(target, regions[0][0].shape)
     overlaps = [int((r[0] & qmask).sum()) for r in regions]
     best = int(np.argmax(overlaps))
-    return regions[best] if overlaps[best] > 0 else None
+    return best if overlaps[best] > 0 else -1

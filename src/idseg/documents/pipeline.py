@@ -98,22 +98,27 @@ class PipelineSettings:
     """Knobs of :class:`DocumentPipeline` (the defaults suit photos of ID cards and pages).
 
     Attributes:
-        refine_size: Input side of the localiser's second pass on each document (0: off).
+        refine_size: Input side of the localiser's second pass on each document (``None``: the
+            localiser's own size; 0: off).
         min_area: Smallest document as a share of the photo.
         min_score: Smallest mean document probability of a found document.
         max_documents: At most this many documents per photo.
         field_min_area: Smallest field as a share of the rectified document.
         max_side: Longer side of rectified documents (they keep the photo's resolution below).
         fields: Run the field model (``False``: localise and rectify only).
+        unknown_min_score: A document whose shape matches no known kind (TD1/TD2/TD3/A4/Letter)
+            must reach this score to be kept: a stray blob on a passport cover or a poster is
+            usually neither card- nor page-shaped nor confidently a document.
     """
 
-    refine_size: int = 256
+    refine_size: int | None = None
     min_area: float = 0.004
     min_score: float = 0.6
     max_documents: int = 10
     field_min_area: float = 0.0008
     max_side: int = 1600
     fields: bool = True
+    unknown_min_score: float = 0.9
 
 
 class DocumentPipeline:
@@ -178,6 +183,7 @@ class DocumentPipeline:
         """
         rgb = load_image(image)
         h, w = rgb.shape[:2]
+        s = self.settings
         timings: dict[str, float] = {"rectify": 0.0, "fields": 0.0}
         start = time.perf_counter()
         found = self.localizer.localize(rgb)
@@ -186,6 +192,7 @@ class DocumentPipeline:
             documents = [self._document(rgb, d, timings) for d in found]
         else:
             documents = self._refined(rgb, found, timings)
+        documents = [d for d in documents if d.kind is not None or d.score >= s.unknown_min_score]
         timings["total"] = (time.perf_counter() - start) * 1000
         logger.info("%d document(s) in %.0f ms", len(documents), timings["total"])
         return DocumentResult(h, w, documents, timings, self.models)
