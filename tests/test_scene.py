@@ -164,7 +164,7 @@ def test_out_of_frame_documents_keep_exact_masks(seed):
     assert outside.any()
     band = _near_edges(quad, BAND)
     assert np.array_equal((scene.class_mask >= 1)[~band], _inside(quad)[~band])
-    assert inst.visible_fraction < 0.97
+    assert inst.visible_fraction < 0.995  # part of it is outside the frame
 
 
 @pytest.mark.parametrize("seed", range(4))

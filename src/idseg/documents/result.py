@@ -119,8 +119,8 @@ class Document:
         Example:
             >>> d = Document(np.array([[0, 0], [4, 0], [4, 2], [0, 2]], float), 1.0, None, 2.0,
             ...     np.zeros((2, 4, 3), np.uint8), np.eye(3), np.ones((2, 4), np.uint8))
-            >>> d.photo_labels(3, 5).sum()
-            np.int64(8)
+            >>> int(d.photo_labels(3, 5).sum())
+            8
         """
         inverse = np.linalg.inv(self.homography)
         return cv2.warpPerspective(
