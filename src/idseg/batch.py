@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from idseg.errors import IdsegError, InputError
+from idseg.errors import IdsegError
 from idseg.export import ExportOptions, export_segments
-from idseg.io.files import IMAGE_EXTENSIONS, require_folder
 
 if TYPE_CHECKING:
     from idseg.config import IdsegConfig
@@ -139,17 +138,10 @@ class BatchRunner:
             (12, 1)
         """
         from idseg.formats import merge_coco, write_json
-        from idseg.io.files import discover_images
+        from idseg.io.files import images_to_process
 
         start = time.perf_counter()
-        require_folder(out)
-        found = discover_images(paths, exclude=out)
-        if not found.images:
-            raise InputError(
-                f"no image found in the given paths (looked for {', '.join(IMAGE_EXTENSIONS)}"
-                f"; {len(found.skipped)} other file(s) skipped)"
-            )
-        out.mkdir(parents=True, exist_ok=True)
+        found = images_to_process(paths, out)
         self._write_resolved(out)
         advance = progress(len(found.images)) if progress else None
         results: list[dict[str, Any]] = []

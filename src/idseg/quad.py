@@ -71,8 +71,13 @@ def order_quad(points: np.ndarray) -> np.ndarray:
     return np.roll(pts, -start, axis=0)
 
 
-def _approx_quad(hull: np.ndarray) -> np.ndarray:
-    """Reduce a convex hull to 4 corners with growing epsilon, else its minimum-area rectangle."""
+def approx_quad(hull: np.ndarray) -> np.ndarray:
+    """Reduce a convex hull to 4 corners with growing epsilon, else its minimum-area rectangle.
+
+    Example:
+        >>> approx_quad(np.array([[[0, 0]], [[4, 0]], [[4, 2]], [[0, 2]]], np.float32)).shape
+        (4, 2)
+    """
     perimeter = cv2.arcLength(hull, True)
     for frac in np.linspace(0.002, 0.2, 100):
         approx = cv2.approxPolyDP(hull, float(frac * perimeter), True)
@@ -163,10 +168,10 @@ def fit_quad(mask: np.ndarray) -> np.ndarray | None:
     if len(hull) < 3 or cv2.contourArea(hull) <= 0:
         return None
     pts = contour.reshape(-1, 2).astype(np.float64)
-    quad = _approx_quad(hull)
+    quad = approx_quad(hull)
     for _ in range(2):
         quad = _refine_quad(quad, pts)
     return order_quad(quad).astype(np.float32)
 
 
-__all__ = ["fit_quad", "order_quad"]
+__all__ = ["approx_quad", "fit_quad", "order_quad"]

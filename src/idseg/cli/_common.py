@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,3 +58,27 @@ def print_json(obj: Any) -> None:
     """Write a JSON document to stdout."""
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def batch_progress(label: str) -> Callable[[int], Callable[..., None]]:
+    """A progress-bar factory for the batch runners: ``factory(total)`` returns ``advance``.
+
+    ``advance()`` moves the bar by one file; ``advance(done=True)`` removes it.
+    """
+
+    def factory(total: int) -> Callable[..., None]:
+        from rich.progress import Progress
+
+        bar = Progress(console=console, transient=True)
+        task = bar.add_task(label, total=total)
+        bar.start()
+
+        def advance(done: bool = False) -> None:
+            if done:
+                bar.stop()
+            else:
+                bar.advance(task)
+
+        return advance
+
+    return factory

@@ -7,27 +7,11 @@ from typing import Any
 
 import typer
 
-from idseg.cli._common import console, print_json, say, user_errors
+from idseg.cli._common import batch_progress, print_json, say, user_errors
 
 _PATHS_HELP = "Image files and folders (folders are walked recursively)."
 _LOCALIZER_HELP = "Localiser checkpoint (default: the bundled model)."
 _FIELDS_HELP = "Field model checkpoint (default: the bundled model)."
-
-
-def _progress(total: int):  # noqa: ANN202 - returns a rich Progress-driven callback
-    from rich.progress import Progress
-
-    bar = Progress(console=console, transient=True)
-    task = bar.add_task("documents", total=total)
-    bar.start()
-
-    def advance(done: bool = False) -> None:
-        if done:
-            bar.stop()
-        else:
-            bar.advance(task)
-
-    return advance
 
 
 def _pipeline(
@@ -92,7 +76,7 @@ def doc(
         pipe = _pipeline(localizer, fields, device, refine, checkpoint, model_config)
         outputs = DocOutputs(overlay=overlay, crops=crops)
         summary = run_documents(
-            paths, out, doc_handler(pipe, outputs), None if as_json else _progress
+            paths, out, doc_handler(pipe, outputs), None if as_json else batch_progress("documents")
         )
     _finish(summary, as_json, "analysed")
 
@@ -131,7 +115,9 @@ def redact(
     with user_errors():
         pipe = _pipeline(localizer, fields, device, None, None, None)
         handle = redact_handler(pipe, classes, mode, dilate, image_format, require)
-        summary = run_documents(paths, out, handle, None if as_json else _progress)
+        summary = run_documents(
+            paths, out, handle, None if as_json else batch_progress("documents")
+        )
     _finish(summary, as_json, "redacted")
     for item in summary["files"] if not as_json else []:
         for doc, classes_missing in (item.get("missing") or {}).items():

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from idseg.cli._common import console, print_json, say, user_errors
+from idseg.cli._common import batch_progress, print_json, say, user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -199,23 +199,7 @@ def run_batch(cfg: Any, paths: list[Path], out: Path, show_progress: bool = True
     from idseg.batch import BatchRunner
 
     runner = BatchRunner.from_config(cfg)
-    return runner.run(paths, out, progress=_progress if show_progress else None)
-
-
-def _progress(total: int):  # noqa: ANN202 - returns a rich Progress-driven callback
-    from rich.progress import Progress
-
-    progress = Progress(console=console, transient=True)
-    task = progress.add_task("segmenting", total=total)
-    progress.start()
-
-    def advance(done: bool = False) -> None:
-        if done:
-            progress.stop()
-        else:
-            progress.advance(task)
-
-    return advance
+    return runner.run(paths, out, progress=batch_progress("segmenting") if show_progress else None)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ import logging
 import cv2
 import numpy as np
 
-from idseg.quad import order_quad
+from idseg.quad import approx_quad, order_quad
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +49,7 @@ def _outline(prob: np.ndarray, upsample: int) -> np.ndarray | None:
 
 
 def _coarse(points: np.ndarray) -> np.ndarray:
-    hull = cv2.convexHull(points.astype(np.float32))
-    perimeter = cv2.arcLength(hull, True)
-    for frac in np.linspace(0.005, 0.2, 60):
-        approx = cv2.approxPolyDP(hull, float(frac * perimeter), True)
-        if len(approx) == 4:
-            return approx.reshape(4, 2).astype(np.float64)
-        if len(approx) < 4:
-            break
-    return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float64)
+    return approx_quad(cv2.convexHull(points.astype(np.float32)))
 
 
 def _fit_line(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

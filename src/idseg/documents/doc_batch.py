@@ -30,7 +30,7 @@ from idseg.documents.pipeline import DocumentPipeline
 from idseg.documents.result import DocumentResult
 from idseg.errors import InputError
 from idseg.io.atomic import atomic_dir, atomic_write_json
-from idseg.io.files import IMAGE_EXTENSIONS, discover_images, require_folder
+from idseg.io.files import images_to_process
 from idseg.io.images import load_image
 from idseg.io.writers import save_label_png, save_rgb_png
 
@@ -161,14 +161,7 @@ def run_documents(
         InputError: ``out`` is a file, or no image was found.
     """
     start = time.perf_counter()
-    require_folder(out)
-    found = discover_images(paths, exclude=out)
-    if not found.images:
-        raise InputError(
-            f"no image found in the given paths (looked for {', '.join(IMAGE_EXTENSIONS)}; "
-            f"{len(found.skipped)} other file(s) skipped)"
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    found = images_to_process(paths, out)
     advance = progress(len(found.images)) if progress else None
     files: list[dict[str, Any]] = []
     for path, name in zip(found.images, output_names(found.images), strict=True):

@@ -127,6 +127,27 @@ def discover_images(
     return found
 
 
+def images_to_process(
+    paths: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str]
+) -> Discovery:
+    """The images under ``paths`` for a batch writing into ``out`` (created; never read back).
+
+    Raises:
+        InputError: ``out`` is a file, or no image was found.
+    """
+    from idseg.errors import InputError
+
+    out_dir = require_folder(out)
+    found = discover_images(paths, exclude=out_dir)
+    if not found.images:
+        raise InputError(
+            f"no image found in the given paths (looked for {', '.join(IMAGE_EXTENSIONS)}"
+            f"; {len(found.skipped)} other file(s) skipped)"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return found
+
+
 def _walk(folder: Path, recursive: bool) -> Iterable[tuple[Path, bool]]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
