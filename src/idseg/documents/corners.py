@@ -52,20 +52,28 @@ def _coarse(points: np.ndarray) -> np.ndarray:
     return approx_quad(cv2.convexHull(points.astype(np.float32)))
 
 
-def _fit_line(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    vx, vy, x0, y0 = cv2.fitLine(pts.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+def _fit_line(pts: np.ndarray, dist: int = cv2.DIST_L2) -> tuple[np.ndarray, np.ndarray]:
+    vx, vy, x0, y0 = cv2.fitLine(pts.astype(np.float32), dist, 0, 0.01, 0.01).ravel()
     return np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)
 
 
-def _robust_line(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _robust_line(pts: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """A line through outline points, robust to a thumb or a notch over the side.
+
+    Least squares without the far points, a few rounds, then one Huber fit on what is left.
+    """
     p, u = _fit_line(pts)
-    normal = np.array([-u[1], u[0]])
-    residual = np.abs((pts - p) @ normal)
-    limit = max(0.75, 3.0 * float(np.median(residual)))
-    keep = residual <= limit
-    if keep.sum() >= max(4, len(pts) // 3):
+    keep = np.ones(len(pts), bool)
+    for _ in range(rounds):
+        normal = np.array([-u[1], u[0]])
+        residual = np.abs((pts - p) @ normal)
+        limit = max(0.75, 3.0 * float(np.median(residual)))
+        new = residual <= limit
+        if new.sum() < max(4, len(pts) // 3) or (new == keep).all():
+            break
+        keep = new
         p, u = _fit_line(pts[keep])
-    return p, u
+    return _fit_line(pts[keep], cv2.DIST_HUBER)
 
 
 def _side_points(

@@ -186,7 +186,9 @@ class Localizer:
             found.append(Localized(quad, float(prob[interior].mean()), fit))
         return found
 
-    def _refine(self, image: np.ndarray, coarse: Localized) -> list[Localized]:
+    def _refine(
+        self, image: np.ndarray, coarse: Localized, size: int | None = None
+    ) -> list[Localized]:
         """The document again, cut out with a margin; documents the coarse pass merged split here.
 
         Returns the refit of the coarse document (or the coarse one when the refit agrees less
@@ -201,7 +203,7 @@ class Localizer:
         if c1 - c0 < 8 or r1 - r0 < 8:
             return [coarse]
         crop = np.ascontiguousarray(image[r0:r1, c0:c1])
-        probs, window = _probabilities(self.model, crop, self.refine_size or self.size)
+        probs, window = _probabilities(self.model, crop, size or self.refine_size or self.size)
         scale = _scales(window, r1 - r0, c1 - c0)
         offset = np.array([c0, r0], np.float64)
         target = (coarse.quad - offset) * scale + np.array(window[:2], np.float64)
@@ -239,13 +241,19 @@ class Localizer:
         found = self._coarse(image)
         if self.refine_size != 0:
             found = [r for d in found for r in self._refine(image, d)]
+            # A poor fit is often two documents merged even at the cut-out's scale: look closer.
+            size = round((self.refine_size or self.size) * 4 / 3)
+            found = [
+                r for d in found for r in (self._refine(image, d, size) if d.fill < 0.9 else [d])
+            ]
         kept = [d for d in found if d.score >= self.min_score and d.fill >= 0.6]
-        kept.sort(key=lambda d: -_area(d.quad))
+        kept.sort(key=lambda d: -(d.fill * d.score))  # of overlapping candidates, the best fit
         out: list[Localized] = []
         for d in kept:
             if all(_iou(d.quad, k.quad) < 0.5 for k in out):
                 out.append(d)
         logger.debug("localised %d document(s) (%d candidates)", len(out), len(found))
+        out.sort(key=lambda d: -_area(d.quad))
         return out[: self.max_documents]
 
 
