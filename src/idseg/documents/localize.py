@@ -3,14 +3,15 @@
 The localiser predicts ``background``, ``document`` and ``edge`` (a band inside each document's
 outline, see :mod:`idseg.data.prepare`). Two passes:
 
-1. **Whole photo**, letterboxed to the model's size: document interiors (``document`` pixels)
-   split into connected regions, one per document even when documents touch or overlap; each
-   region grows back over its edge band and gets coarse corners.
-2. **Each document again**, cut out of the full-resolution photo with a margin and letterboxed
-   to the model's size again: the document now spans most of the model's input, so its outline
-   is several times finer; the corners are refitted (:func:`idseg.documents.corners.fit_corners`)
-   and mapped back to the photo. Documents the first pass merged (small, close together)
-   separate here; each whole one found in the cut-out is kept, and duplicates are removed.
+1. **Whole photo**, resized to about ``size * size`` pixels with its aspect ratio kept: document
+   interiors (``document`` pixels) split into connected regions, one per document even when
+   documents touch or overlap; each region grows back over its edge band and gets corners.
+2. **Each document again**, cut out of the full-resolution photo with a margin and resized the
+   same way: the document now spans most of the model's input, so its outline is several times
+   finer; the corners are refitted (:func:`idseg.documents.corners.fit_corners`) and mapped back
+   to the photo. A document that still fits its quad poorly gets a third look at 4/3 of the size
+   (neighbours merged at one scale often separate at the next). Every whole document found in a
+   cut-out is kept; of overlapping candidates the best fit wins.
 
 Regions smaller than ``min_area`` of the photo, or with a mean document probability under
 ``min_score``, are dropped, so a photo without a document returns an empty list.
