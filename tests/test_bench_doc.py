@@ -326,3 +326,15 @@ def test_cli_exits_1_when_an_image_fails_everywhere(dataset, tmp_path):
     result = runner.invoke(cli, ["bench", "doc", "--data", str(broken), "--methods", "opencv"])
     assert result.exit_code == 1, result.output
     assert "failed for every method" in result.output
+
+
+def test_unreadable_image_counts_its_documents_as_missed(dataset, tmp_path):
+    copy = tmp_path / "ds"
+    shutil.copytree(dataset, copy)
+    victim = sorted((copy / "images").iterdir())[0]
+    victim.write_bytes(b"not an image")
+    expected = len(read_quads(copy / "quads" / f"{victim.stem}.json"))
+    report = run_benchmark(copy, {"empty": lambda image: []}, warmup=0)
+    record = next(r for r in report.records["empty"] if r.name == victim.stem)
+    assert record.error is not None
+    assert record.ious == [0.0] * expected and record.missed == expected

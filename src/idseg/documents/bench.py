@@ -264,6 +264,15 @@ def run_benchmark(
     return report
 
 
+def _quads_or_none(item: BenchImage) -> list[np.ndarray] | None:
+    if item.quad_path is None:
+        return None
+    try:
+        return read_quads(item.quad_path)
+    except IdsegError:
+        return None
+
+
 def _bench_image(
     item: BenchImage, methods: Mapping[str, Localizer], report: BenchReport, warm: int
 ) -> None:
@@ -274,10 +283,13 @@ def _bench_image(
         gts = read_quads(item.quad_path) if item.quad_path is not None else None
     except IdsegError as exc:
         logger.debug("cannot read %s: %s", item.name, exc)
+        known = _quads_or_none(item)
         for name in methods:
-            report.records[name].append(
-                ImageRecord(item.name, error=f"{type(exc).__name__}: {exc}")
-            )
+            record = ImageRecord(item.name, error=f"{type(exc).__name__}: {exc}")
+            if known is not None:  # its documents count as missed, IoU 0, like a failed method
+                record.ious, record.frame_ious = [0.0] * len(known), [0.0] * len(known)
+                record.missed = len(known)
+            report.records[name].append(record)
         return
     if report.resize_short_side is not None:
         image, resized = resize_short_side(image, gts or [], report.resize_short_side)

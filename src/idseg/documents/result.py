@@ -17,6 +17,7 @@ import numpy as np
 
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.rectify import map_points
+from idseg.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class Document:
             >>> int(d.photo_labels(3, 5).sum())
             8
         """
-        inverse = np.linalg.inv(self.homography)
+        inverse = _inverse(self.homography)
         return cv2.warpPerspective(
             self.field_map,
             inverse,
@@ -201,6 +202,21 @@ class DocumentResult:
         }
 
 
+def _inverse(homography: np.ndarray) -> np.ndarray:
+    """The inverse of a homography, or :class:`InputError` when it has none.
+
+    Example:
+        >>> _inverse(np.zeros((3, 3)))
+        Traceback (most recent call last):
+        ...
+        idseg.errors.InputError: a homography must be an invertible 3 x 3 matrix; this one is singular
+    """
+    h = np.asarray(homography, dtype=np.float64)
+    if h.shape != (3, 3) or not np.isfinite(h).all() or abs(np.linalg.det(h)) < 1e-12:
+        raise InputError("a homography must be an invertible 3 x 3 matrix; this one is singular")
+    return np.linalg.inv(h)
+
+
 def image_polygon(polygon: np.ndarray, homography: np.ndarray) -> np.ndarray:
     """Map a rectified-frame polygon (continuous) to photo coordinates (continuous).
 
@@ -210,4 +226,4 @@ def image_polygon(polygon: np.ndarray, homography: np.ndarray) -> np.ndarray:
     """
     if len(polygon) == 0:
         return np.zeros((0, 2))
-    return map_points(np.asarray(polygon) - 0.5, np.linalg.inv(homography)) + 0.5
+    return map_points(np.asarray(polygon) - 0.5, _inverse(homography)) + 0.5
