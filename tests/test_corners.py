@@ -145,3 +145,26 @@ def test_finer_outline_with_a_larger_upsample():
     prob = _render_quad(q, (60, 90))
     assert ((prob > 0) & (prob < 1)).any(), "a soft map"
     assert _max_error(fit_corners(prob, upsample=8), q) < 0.25
+
+
+def test_snap_to_edges_finds_the_outer_edge_not_a_printed_border():
+    import cv2
+
+    from idseg.documents.corners import snap_to_edges
+
+    g = np.full((120, 160), 40.0, np.float32)
+    g[20:100, 30:140] = 220.0  # the card on a dark table
+    cv2.rectangle(g, (40, 30), (129, 89), 120.0, 1)  # a printed frame 10 px inside
+    g = cv2.GaussianBlur(g, (0, 0), 1.0)
+    truth = np.array([[30.0, 20.0], [140.0, 20.0], [140.0, 100.0], [30.0, 100.0]])
+    start = truth + np.array([[1.5, 1.2], [-1.4, 1.3], [-1.2, -1.5], [1.3, -1.1]])
+    snapped = snap_to_edges(g, start, search=4.0)
+    assert np.abs(snapped - truth).max() < 0.3
+
+
+def test_snap_to_edges_leaves_a_quad_without_edges_alone():
+    from idseg.documents.corners import snap_to_edges
+
+    flat = np.full((50, 50), 128.0, np.float32)
+    q = np.array([[10.0, 10.0], [40.0, 10.0], [40.0, 40.0], [10.0, 40.0]])
+    assert np.array_equal(snap_to_edges(flat, q, search=3.0), q)
