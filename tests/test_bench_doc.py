@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from idseg.cli import bench as bench_cli
 from idseg.data.quads import read_quads
+from idseg.documents import bench_methods
 from idseg.documents.bench import match_quads, resize_short_side, run_benchmark
 from idseg.documents.bench_methods import masks_to_quads, resolve_method_names
 from idseg.errors import InputError, MissingExtraError
@@ -222,7 +223,7 @@ def test_microwink_adapter_turns_masks_into_quads(monkeypatch, tmp_path):
             box = microwink.common.Box(x=20, y=10, w=61, h=31)
             return [microwink.SegResult(box=box, score=0.9, mask=mask)]
 
-    monkeypatch.setattr(microwink.SegModel, "from_path", staticmethod(lambda path: FakeModel()))
+    monkeypatch.setattr(bench_methods, "_load_microwink", lambda path: FakeModel())
     weights = tmp_path / "seg_model.onnx"
     weights.write_bytes(b"stand-in")
     from idseg.documents.bench_methods import microwink_localizer
@@ -235,7 +236,7 @@ def test_microwink_adapter_turns_masks_into_quads(monkeypatch, tmp_path):
 
 
 def test_microwink_weights_come_from_the_env_var(monkeypatch, tmp_path):
-    microwink = pytest.importorskip("microwink")
+    pytest.importorskip("microwink")
     weights = tmp_path / "my_seg_model.onnx"
     weights.write_bytes(b"stand-in")
     loaded = []
@@ -244,7 +245,7 @@ def test_microwink_weights_come_from_the_env_var(monkeypatch, tmp_path):
         loaded.append(Path(path))
         return object()
 
-    monkeypatch.setattr(microwink.SegModel, "from_path", staticmethod(from_path))
+    monkeypatch.setattr(bench_methods, "_load_microwink", from_path)
     monkeypatch.setenv("IDSEG_MICROWINK_MODEL", str(weights))
     from idseg.documents.bench_methods import microwink_localizer
 
