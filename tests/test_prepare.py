@@ -11,10 +11,10 @@ import pytest
 
 from idseg.data.prepare import (
     LOCALIZER_CLASSES,
-    edge_mask,
     fields_dataset,
     instance_map,
     localizer_dataset,
+    outline_edges,
 )
 from idseg.documents.classes import CLASS_NAMES, KINDS
 from idseg.errors import InputError
@@ -64,40 +64,33 @@ def test_instance_map_no_quads_is_all_zero():
     assert not instance_map((5, 5), [], np.ones((5, 5), bool)).any()
 
 
-# --- edge_mask ----------------------------------------------------------------------------------
+# --- outline_edges ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("width", [1, 2, 3])
-def test_edge_mask_band_width_exact_on_a_square(width: int):
-    inst = np.zeros((20, 20), np.uint8)
-    inst[5:15, 5:15] = 1
+def test_outline_edges_band_width_exact_on_a_square(width: int):
+    quad = np.array([[5, 5], [15, 5], [15, 15], [5, 15]], float)
+    inst = instance_map((20, 20), [quad], np.ones((20, 20), bool))
     expected = inst > 0
     expected[5 + width : 15 - width, 5 + width : 15 - width] = False
-    out = edge_mask(inst, width)
+    out = outline_edges((20, 20), [quad], inst, width)
     assert out.dtype == bool
     np.testing.assert_array_equal(out, expected)
     assert out.sum() == 100 - (10 - 2 * width) ** 2
 
 
-def test_edge_mask_touching_instances_get_a_band_on_both_sides():
-    inst = np.zeros((14, 16), np.uint8)
-    inst[2:12, 2:8] = 1
-    inst[2:12, 8:14] = 2
+def test_outline_edges_touching_documents_get_a_band_on_both_sides():
+    quads = [
+        np.array([[2, 2], [8, 2], [8, 12], [2, 12]], float),
+        np.array([[8, 2], [14, 2], [14, 12], [8, 12]], float),
+    ]
+    inst = instance_map((14, 16), quads, np.ones((14, 16), bool))
     expected = inst > 0
-    expected[3:11, 3:7] = False  # interior of instance 1 (its column 7 touches instance 2)
-    expected[3:11, 9:13] = False  # interior of instance 2 (its column 8 touches instance 1)
-    out = edge_mask(inst, 1)
+    expected[3:11, 3:7] = False  # interior of document 1 (its column 7 touches document 2)
+    expected[3:11, 9:13] = False  # interior of document 2 (its column 8 touches document 1)
+    out = outline_edges((14, 16), quads, inst, 1)
     np.testing.assert_array_equal(out, expected)
     assert out[5, 7] and out[5, 8]
-
-
-def test_edge_mask_image_border_is_not_background():
-    inst = np.zeros((10, 10), np.uint8)
-    inst[0:5, 0:5] = 1  # touches the top and left borders of the image
-    expected = np.zeros((10, 10), bool)
-    expected[4, 0:5] = True
-    expected[0:5, 4] = True
-    np.testing.assert_array_equal(edge_mask(inst, 1), expected)
 
 
 # --- localizer_dataset / fields_dataset ---------------------------------------------------------
@@ -171,7 +164,6 @@ def test_localizer_dataset_edge_follows_the_outline(tmp_path: Path):
 
 
 def test_outline_edges_ignore_occluders_and_the_frame():
-    from idseg.data.prepare import outline_edges
 
     quad = np.array([[-10, 2], [20, 2], [20, 14], [-10, 14]], float)  # leaves the frame on the left
     inst = instance_map((16, 24), [quad], np.ones((16, 24), bool))

@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "LOCALIZER_CLASSES",
     "PrepareReport",
-    "edge_mask",
     "fields_dataset",
     "instance_map",
     "localizer_dataset",
@@ -105,28 +104,14 @@ def instance_map(
     return out
 
 
-def edge_mask(instances: np.ndarray, width: int) -> np.ndarray:
-    """Document pixels within ``width`` pixels of another instance or of the background.
-
-    Example:
-        >>> inst = np.zeros((7, 7), np.uint8); inst[1:6, 1:6] = 1
-        >>> edge_mask(inst, 1).sum(), edge_mask(inst, 1)[3, 3]
-        (np.int64(16), np.False_)
-    """
-    kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
-    high = cv2.dilate(instances, kernel, borderType=cv2.BORDER_REPLICATE)
-    low = cv2.erode(instances, kernel, borderType=cv2.BORDER_REPLICATE)
-    return (instances > 0) & (high != low)
-
-
 def outline_edges(
     shape: tuple[int, int], quads: list[np.ndarray], instances: np.ndarray, width: int
 ) -> np.ndarray:
     """Pixels of each document within ``width`` pixels inside its own quad's outline.
 
-    Unlike :func:`edge_mask`, occluders (a pen, a thumb) lying on a document make no edge: only the
-    documents' own outlines do, so the edge band separates documents and nothing else. The frame
-    border is no outline either (the quad is drawn on a canvas large enough to hold it).
+    Occluders (a pen, a thumb) lying on a document make no edge: only the documents' own
+    outlines do, so the edge band separates documents and nothing else. The frame border is no
+    outline either (the quad is drawn on a canvas large enough to hold it).
 
     Example:
         >>> inst = np.zeros((8, 8), np.uint8); inst[1:7, 1:7] = 1; inst[3:5, 3:5] = 0  # a hole
