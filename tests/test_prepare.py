@@ -164,7 +164,6 @@ def test_localizer_dataset_edge_follows_the_outline(tmp_path: Path):
 
 
 def test_outline_edges_ignore_occluders_and_the_frame():
-
     quad = np.array([[-10, 2], [20, 2], [20, 14], [-10, 14]], float)  # leaves the frame on the left
     inst = instance_map((16, 24), [quad], np.ones((16, 24), bool))
     inst[6:10, 8:12] = 0  # a thumb on the document

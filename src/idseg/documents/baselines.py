@@ -14,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from idseg.documents.evaluate import quad_iou
 from idseg.errors import InputError
 from idseg.quad import order_quad
 
@@ -35,13 +36,6 @@ def _contour_quad(contour: np.ndarray) -> np.ndarray:
         if len(approx) == 4 and cv2.isContourConvex(approx):
             return approx.reshape(4, 2).astype(np.float64)
     return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float64)
-
-
-def _quad_iou(a: np.ndarray, b: np.ndarray) -> float:
-    area_a, area_b = cv2.contourArea(a.astype(np.float32)), cv2.contourArea(b.astype(np.float32))
-    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
-    union = area_a + area_b - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def localize_opencv(
@@ -87,7 +81,7 @@ def localize_opencv(
         candidates.append((quad_area * rectangularity, quad))
     kept: list[np.ndarray] = []
     for _, quad in sorted(candidates, key=lambda c: -c[0]):
-        if all(_quad_iou(quad, k) < 0.5 for k in kept):
+        if all(quad_iou(quad, k) < 0.5 for k in kept):
             kept.append(quad)
         if len(kept) == max_documents:
             break

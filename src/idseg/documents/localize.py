@@ -28,6 +28,7 @@ import torch
 
 from idseg.data.convert_geometry import rasterize_polygon
 from idseg.documents.corners import fit_corners, snap_to_edges
+from idseg.documents.evaluate import quad_iou
 from idseg.errors import InputError
 from idseg.models.unet import UNet
 from idseg.models.unet_io import PAD_VALUE
@@ -228,7 +229,7 @@ class Localizer:
             quad, fit = fitted
             photo_quad = (quad - np.array(window[:2], np.float64)) / scale + offset
             found = Localized(photo_quad, float(prob[interior].mean()), fit)
-            if k == best and fit < coarse.fill and _iou(photo_quad, coarse.quad) > 0.5:
+            if k == best and fit < coarse.fill and quad_iou(photo_quad, coarse.quad) > 0.5:
                 found = coarse  # the refit is worse than the first pass
             out.append(found)
         return out or [coarse]
@@ -255,7 +256,7 @@ class Localizer:
         kept.sort(key=lambda d: -(d.fill * d.score))  # of overlapping candidates, the best fit
         out: list[Localized] = []
         for d in kept:
-            if all(_iou(d.quad, k.quad) < 0.5 for k in out):
+            if all(quad_iou(d.quad, k.quad) < 0.5 for k in out):
                 out.append(d)
         logger.debug("localised %d document(s) (%d candidates)", len(out), len(found))
         out.sort(key=lambda d: -_area(d.quad))
@@ -279,13 +280,6 @@ def _scales(window: tuple[int, int, int, int], h: int, w: int) -> np.ndarray:
 
 def _area(quad: np.ndarray) -> float:
     return float(abs(cv2.contourArea(quad.astype(np.float32))))
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ha, hb = (cv2.convexHull(q.astype(np.float32)) for q in (a, b))
-    inter, _ = cv2.intersectConvexConvex(ha, hb)
-    union = _area(a) + _area(b) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _touches(region: np.ndarray, window: tuple[int, int, int, int]) -> tuple[bool, ...]:

@@ -22,7 +22,9 @@ import numpy as np
 
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.corners import fit_corners
+from idseg.documents.evaluate import quad_iou
 from idseg.documents.result import Document, DocumentField, image_polygon
+from idseg.metrics import mask_iou
 
 if TYPE_CHECKING:
     from idseg.sam.predictor import SAM2Predictor
@@ -30,17 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["SamRefiner"]
-
-
-def _mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = int((a | b).sum())
-    return float((a & b).sum() / union) if union else 0.0
-
-
-def _quad_mask(quad: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    from idseg.data.convert_geometry import rasterize_polygon
-
-    return rasterize_polygon(quad, hw)
 
 
 class SamRefiner:
@@ -89,7 +80,7 @@ class SamRefiner:
         fitted = _fit_mask(mask)
         if fitted is None:
             return quad
-        agreement = _mask_iou(_quad_mask(fitted, (h, w)), _quad_mask(quad, (h, w)))
+        agreement = quad_iou(fitted, quad, (h, w))
         if agreement < self.min_agreement:
             logger.debug(
                 "SAM2 document mask disagrees (IoU %.3f); keeping the U-Net quad", agreement
@@ -117,7 +108,7 @@ class SamRefiner:
             inside = np.zeros_like(sam)
             inside[y0:y1, x0:x1] = True
             sam = sam & inside
-            if not sam.any() or _mask_iou(sam, f.mask) < self.min_agreement:
+            if not sam.any() or mask_iou(sam, f.mask, empty=0.0) < self.min_agreement:
                 fields.append(f)
                 continue
             labels[f.mask] = 1
