@@ -19,8 +19,7 @@ import torch.nn.functional as F
 
 from idseg.documents.classes import CLASS_NAMES, KINDS
 from idseg.documents.rectify import Rectified, rectify, side_lengths, snap_kind
-from idseg.documents.result import DocumentField, image_polygon
-from idseg.geometry import mask_to_polygons
+from idseg.documents.result import DocumentField, image_polygon, mask_outline
 from idseg.models.unet import UNet
 from idseg.models.unet_io import letterbox_image
 
@@ -139,19 +138,7 @@ class FieldSegmenter:
     def _field(
         cls: int, mask: np.ndarray, prob: np.ndarray, area: int, homography: np.ndarray
     ) -> DocumentField:
-        ys, xs = np.nonzero(mask)
-        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
-        polys = mask_to_polygons(mask, tolerance=1.0)
-        polygon = (
-            max(polys, key=lambda p: len(p.exterior)).exterior + 0.5  # centres -> continuous
-            if polys
-            else np.zeros((0, 2))
-        )
-        polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-        if len(polygon) < 3:  # a mask one pixel thin: its box is its outline
-            polygon = np.array(
-                [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]]
-            )
+        box, polygon = mask_outline(mask)
         return DocumentField(
             cls=CLASS_NAMES[cls],
             score=float(prob[mask].mean()),

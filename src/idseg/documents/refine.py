@@ -23,7 +23,7 @@ import numpy as np
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.corners import fit_corners
 from idseg.documents.evaluate import quad_iou
-from idseg.documents.result import Document, DocumentField, image_polygon
+from idseg.documents.result import Document, DocumentField, image_polygon, mask_outline
 from idseg.metrics import mask_iou
 
 if TYPE_CHECKING:
@@ -136,19 +136,11 @@ def _fit_mask(mask: np.ndarray) -> np.ndarray | None:
 
 
 def _updated(f: DocumentField, mask: np.ndarray, homography: np.ndarray) -> DocumentField:
-    from idseg.geometry import mask_to_polygons
-
-    ys, xs = np.nonzero(mask)
-    polys = mask_to_polygons(mask, tolerance=1.0)
-    polygon = (
-        np.asarray(max(polys, key=lambda p: len(p.exterior)).exterior, np.float64) + 0.5
-        if polys
-        else np.zeros((0, 2))
-    )
+    box, polygon = mask_outline(mask)
     return replace(
         f,
         mask=mask,
-        box=(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)),
+        box=box,
         polygon=polygon,
         image_polygon=image_polygon(polygon, homography),
         area=int(mask.sum()),

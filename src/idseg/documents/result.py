@@ -202,6 +202,30 @@ class DocumentResult:
         }
 
 
+def mask_outline(mask: np.ndarray) -> tuple[tuple[float, float, float, float], np.ndarray]:
+    """Box ``(x0, y0, x1, y1)`` and outline (largest polygon) of a non-empty field mask.
+
+    Both in continuous coordinates; a mask too thin for a polygon gets its box as outline.
+
+    Example:
+        >>> m = np.zeros((6, 8), bool); m[2, 1:7] = True
+        >>> box, outline = mask_outline(m)
+        >>> box, outline.tolist()
+        ((1.0, 2.0, 7.0, 3.0), [[1.0, 2.0], [7.0, 2.0], [7.0, 3.0], [1.0, 3.0]])
+    """
+    from idseg.geometry import mask_to_polygons
+
+    ys, xs = np.nonzero(mask)
+    box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+    polys = mask_to_polygons(mask, tolerance=1.0)
+    if polys:  # pixel centres -> continuous coordinates
+        outline = np.asarray(max(polys, key=lambda p: len(p.exterior)).exterior, np.float64) + 0.5
+        if len(outline) >= 3:
+            return box, outline.reshape(-1, 2)
+    x0, y0, x1, y1 = box
+    return box, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
 def _inverse(homography: np.ndarray) -> np.ndarray:
     """The inverse of a homography, or :class:`InputError` when it has none.
 
