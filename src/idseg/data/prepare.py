@@ -135,25 +135,32 @@ def outline_edges(
     return out
 
 
-def _kinds(sample: Sample, count: int) -> list[str | None]:
-    """Each document's kind from ``polygons/<stem>.json`` (synthetic data), else ``None``."""
+_BAD_RECORD = (OSError, ValueError, KeyError, TypeError, AttributeError)
+
+
+def _document_facts(sample: Sample, count: int) -> tuple[list[str | None], list[float]]:
+    """Each document's kind and visible share, from ``polygons/<stem>.json`` (read once).
+
+    Synthetic datasets have that file; otherwise (or when it does not list ``count``
+    documents) every kind is ``None`` and every document counts as fully visible.
+    """
     path = sample.image_path.parent.parent / "polygons" / f"{sample.name}.json"
     try:
         docs = json.loads(path.read_text())["documents"]
+    except _BAD_RECORD:
+        return [None] * count, [1.0] * count
+    try:
         kinds = [d.get("kind") if d.get("kind") in KINDS else None for d in docs]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return [None] * count
-    return kinds if len(kinds) == count else [None] * count
-
-
-def _visible_fractions(sample: Sample, count: int) -> list[float]:
-    path = sample.image_path.parent.parent / "polygons" / f"{sample.name}.json"
+    except _BAD_RECORD:
+        kinds = []
     try:
-        docs = json.loads(path.read_text())["documents"]
-        values = [float(d.get("visible_fraction", 1.0)) for d in docs]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return [1.0] * count
-    return values if len(values) == count else [1.0] * count
+        seen = [float(d.get("visible_fraction", 1.0)) for d in docs]
+    except _BAD_RECORD:
+        seen = []
+    return (
+        kinds if len(kinds) == count else [None] * count,
+        seen if len(seen) == count else [1.0] * count,
+    )
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -289,7 +296,7 @@ def fields_dataset(
         classes = cv2.imread(str(sample.mask_path), cv2.IMREAD_UNCHANGED)
         if classes is None or classes.shape != image.shape[:2]:
             raise InputError("class mask missing or not the image's size")
-        kinds, seen = _kinds(sample, len(quads)), _visible_fractions(sample, len(quads))
+        kinds, seen = _document_facts(sample, len(quads))
         rng = np.random.default_rng([seed, report.images, len(report.skipped)])
         for d, quad in enumerate(quads):
             if seen[d] < min_visible:

@@ -34,7 +34,7 @@ import numpy as np
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.fields import FieldSegmenter
 from idseg.documents.localize import Localized, Localizer
-from idseg.documents.result import Document, DocumentResult
+from idseg.documents.result import Document, DocumentResult, image_polygon
 from idseg.errors import CheckpointError
 from idseg.io.images import ImageSource, load_image
 from idseg.models.unet_io import UNetInfo, load_unet
@@ -281,11 +281,9 @@ def _cut_by_frame(quad: np.ndarray, w: int, h: int, tol: float = 1.5) -> bool:
 
 def _quad_of(rect: Any) -> np.ndarray:
     """The photo corners of a rectified document, clockwise from its own top-left."""
-    from idseg.documents.rectify import map_points
-
     h, w = rect.image.shape[:2]
-    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64) - 0.5
-    return map_points(corners, np.linalg.inv(rect.homography)) + 0.5
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+    return image_polygon(corners, rect.homography)
 
 
 def _expect(info: UNetInfo, classes: tuple[str, ...], path: Path) -> None:
