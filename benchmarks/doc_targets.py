@@ -36,6 +36,16 @@ def _upright(pred: np.ndarray, gt: np.ndarray) -> bool:
     return int(np.argmin(shifts)) == 0
 
 
+def _field_scores(cm: ConfusionMatrix) -> dict[str, object]:
+    """Per-class IoU (``None`` for classes absent from truth and prediction) and the field mean."""
+    iou = cm.iou()
+    per_class = {
+        c: (None if np.isnan(iou[i]) else float(iou[i])) for i, c in enumerate(CLASS_NAMES)
+    }
+    fields = [v for c in FIELD_CLASSES if (v := per_class[c]) is not None]
+    return {"field_iou": per_class, "field_mean_iou": float(np.mean(fields))}
+
+
 def _rectified(pipe: DocumentPipeline, folder: Path) -> dict[str, object]:
     """Field IoU of the field model alone, on documents rectified from their true quads."""
     from idseg.documents.evaluate import evaluate_masks
@@ -44,16 +54,7 @@ def _rectified(pipe: DocumentPipeline, folder: Path) -> dict[str, object]:
     model, size = pipe.field_model.model, pipe.field_model.size
     rep = evaluate_masks(lambda p: predict_mask(model, load_image(p), size), folder)
     assert rep.confusion is not None
-    iou = rep.confusion.iou()
-    per_class = {
-        c: (None if np.isnan(iou[i]) else float(iou[i])) for i, c in enumerate(CLASS_NAMES)
-    }
-    fields = [v for c in FIELD_CLASSES if (v := per_class[c]) is not None]
-    return {
-        "documents": len(rep.scores),
-        "field_iou": per_class,
-        "field_mean_iou": float(np.mean(fields)),
-    }
+    return {"documents": len(rep.scores), **_field_scores(rep.confusion)}
 
 
 def main() -> None:
@@ -96,11 +97,6 @@ def main() -> None:
             else:
                 midv.append(0.0)
         false_pos += len(preds) - len(used)
-    iou = cm.iou()
-    per_class = {
-        c: (None if np.isnan(iou[i]) else float(iou[i])) for i, c in enumerate(CLASS_NAMES)
-    }
-    fields = [v for c in FIELD_CLASSES if (v := per_class[c]) is not None]
     report = {
         "images": len(samples),
         "documents": len(ious),
@@ -108,8 +104,7 @@ def main() -> None:
         "document_iou_midv": float(np.mean(midv)),
         "share_iou_0.9": float(np.mean(np.array(ious) >= 0.9)),
         "false_positives": false_pos,
-        "field_iou": per_class,
-        "field_mean_iou": float(np.mean(fields)),
+        **_field_scores(cm),
         "upright": float(np.mean(upright)) if upright else None,
         "ms_per_image_median": statistics.median(ms),
         "torch_threads": torch.get_num_threads(),
