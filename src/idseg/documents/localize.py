@@ -31,7 +31,7 @@ from idseg.documents.corners import fit_corners, snap_to_edges
 from idseg.documents.evaluate import quad_iou
 from idseg.errors import InputError
 from idseg.models.unet import UNet
-from idseg.models.unet_io import PAD_VALUE
+from idseg.models.unet_io import place_on_canvas
 from idseg.quad import order_quad
 
 logger = logging.getLogger(__name__)
@@ -86,15 +86,8 @@ def _canvas(
     h, w = image.shape[:2]
     scale = min(size / np.sqrt(h * w), 3 * size / max(h, w))
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    shrink = new_h < h
-    resized = cv2.resize(
-        image, (new_w, new_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    )
     ph, pw = -(-new_h // multiple) * multiple, -(-new_w // multiple) * multiple
-    canvas = np.empty((ph, pw, 3), np.uint8)
-    canvas[:] = PAD_VALUE
-    canvas[:new_h, :new_w] = resized
-    return canvas, (0, 0, new_w, new_h)
+    return place_on_canvas(image, (new_h, new_w), (ph, pw)), (0, 0, new_w, new_h)
 
 
 def _regions(

@@ -106,16 +106,36 @@ def letterbox_image(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f"expected an H x W x 3 uint8 RGB image, got {image.dtype} {image.shape}")
     box = letterbox(image.shape[0], image.shape[1], size)
-    shrink = box.new_height < box.height
-    resized = cv2.resize(
-        image,
-        (box.new_width, box.new_height),
-        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+    canvas = place_on_canvas(
+        image, (box.new_height, box.new_width), (size, size), (box.top, box.left)
     )
-    canvas = np.empty((size, size, 3), np.uint8)
-    canvas[:] = PAD_VALUE
-    canvas[box.window] = resized
     return canvas, box
+
+
+def place_on_canvas(
+    image: np.ndarray,
+    new_hw: tuple[int, int],
+    canvas_hw: tuple[int, int],
+    top_left: tuple[int, int] = (0, 0),
+) -> np.ndarray:
+    """Resize ``image`` to ``new_hw`` and put it on a :data:`PAD_VALUE` canvas at ``top_left``.
+
+    Downscaling uses area averaging, upscaling bilinear interpolation.
+
+    Example:
+        >>> place_on_canvas(np.zeros((4, 6, 3), np.uint8), (2, 3), (4, 4), (1, 0))[:, :, 0].tolist()
+        [[124, 124, 124, 124], [0, 0, 0, 124], [0, 0, 0, 124], [124, 124, 124, 124]]
+    """
+    new_h, new_w = new_hw
+    shrink = new_h < image.shape[0]
+    resized = cv2.resize(
+        image, (new_w, new_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    )
+    canvas = np.empty((*canvas_hw, 3), np.uint8)
+    canvas[:] = PAD_VALUE
+    top, left = top_left
+    canvas[top : top + new_h, left : left + new_w] = resized
+    return canvas
 
 
 @dataclass(frozen=True)
