@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from idseg.documents.classes import CLASS_NAMES, KINDS
+from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.rectify import Rectified, rectify, side_lengths, snap_kind
 from idseg.documents.result import DocumentField, image_polygon, mask_outline
 from idseg.models.unet import UNet
@@ -165,13 +165,3 @@ def _confidence(probs: np.ndarray) -> float:
     doc = top >= 1
     best = probs.max(axis=0)
     return float(best[doc].mean()) if doc.any() else float(best.mean()) * 0.5
-
-
-def kind_aspect(kind: str | None, fallback: float) -> float:
-    """The aspect ratio of a kind, or ``fallback``.
-
-    Example:
-        >>> round(kind_aspect("td1", 1.0), 3), kind_aspect(None, 1.5)
-        (1.586, 1.5)
-    """
-    return KINDS[kind].aspect if kind is not None else fallback
