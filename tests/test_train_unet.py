@@ -351,6 +351,42 @@ def test_resume_matches_an_uninterrupted_run(synth: Path, tmp_path: Path):
         train_unet(cfg, tmp_path / "nothing", resume=True)
 
 
+def test_init_starts_from_another_runs_weights(synth: Path, tmp_path: Path):
+    from idseg.train.data import open_training_data as open_data
+    from idseg.train.unet_setup import build_run
+
+    train_unet(_cfg(synth, epochs=1), tmp_path / "base")
+    source = torch.load(tmp_path / "base" / "last.pt", weights_only=True)["model"]
+    cfg = _cfg(synth, epochs=1, init=str(tmp_path / "base" / "last.pt"))
+    run = build_run(
+        cfg, open_data(cfg.data or "", None, cfg.val_ratio, cfg.seed), torch.device("cpu")
+    )
+    assert all(torch.equal(run.model.state_dict()[k], v) for k, v in source.items())
+    fresh = build_run(
+        _cfg(synth, epochs=1), open_data(cfg.data or "", None, 0.25, 0), torch.device("cpu")
+    )
+    assert not all(torch.equal(fresh.model.state_dict()[k], v) for k, v in source.items())
+    # a config file's relative init path is read from the file's folder, and written back absolute
+    (tmp_path / "ft.yaml").write_text("train:\n  init: base/last.pt\n")
+    from_file = resolve_train_config(tmp_path / "ft.yaml", data=str(synth))
+    assert Path(from_file.init or "") == tmp_path / "base" / "last.pt"
+    train_unet(cfg, tmp_path / "ft")
+    saved = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert saved["train"]["init"] == str((tmp_path / "base" / "last.pt").absolute())
+
+
+def test_init_refuses_another_architecture_or_classes(synth: Path, tmp_path: Path):
+    train_unet(_cfg(synth, epochs=1), tmp_path / "base")
+    init = str(tmp_path / "base" / "last.pt")
+    with pytest.raises(ConfigError, match="another architecture"):
+        train_unet(_cfg(synth, epochs=1, init=init, model="unet-nano"), tmp_path / "a")
+    for classes in (["background", "document"], [NAMES[0], *reversed(NAMES[1:])]):
+        with pytest.raises(ConfigError, match="predicts"):
+            train_unet(_cfg(synth, epochs=1, init=init, classes=classes), tmp_path / "b")
+    with pytest.raises(CheckpointError, match="not found"):
+        train_unet(_cfg(synth, epochs=1, init=str(tmp_path / "none.pt")), tmp_path / "c")
+
+
 def test_binary_model(synth: Path, tmp_path: Path):
     # one class name: the foreground, against the dataset's class 0
     cfg = _cfg(synth, epochs=1, classes=["document"], binary=True, loss="bce+dice")

@@ -117,6 +117,11 @@ def unet(
         "--val-ratio",
         help="Validation share when a flat dataset is split here (default 0.1).",
     ),
+    init: Path | None = typer.Option(
+        None,
+        "--init",
+        help="Start from this checkpoint's weights (fine-tuning; same architecture and classes).",
+    ),
     resume: bool = typer.Option(
         False,
         "--resume",
@@ -160,6 +165,7 @@ def unet(
         "classes": names,
         "binary": binary,
         "val_ratio": val_ratio,
+        "init": str(init) if init is not None else None,
         "deterministic": deterministic,
         "seed": seed,
         "workers": workers,

@@ -15,8 +15,9 @@ wrapper's ``config.json``; it maps as follows:
   ``"bf16"``, ``"fp16"``);
 - the flat ``train`` keys ``model``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
   ``seed``, ``deterministic``, ``workers``, ``grad_clip``, ``val_ratio``, ``class_weights``
-  (``"inverse"``, ``"median"`` or a list), ``binary`` and ``unet`` (architecture overrides such
-  as ``{"norm": "group"}``).
+  (``"inverse"``, ``"median"`` or a list), ``binary``, ``unet`` (architecture overrides such
+  as ``{"norm": "group"}``) and ``init`` (a U-Net checkpoint whose weights start the run:
+  fine-tuning; relative to the config file's folder).
 
 :meth:`UNetTrainConfig.to_file_dict` writes the same shape back (``out/config.json``), so
 ``--config out/config.json`` repeats a run.
@@ -44,7 +45,7 @@ SCHEDULERS = ("cosine", "constant")
 PRECISIONS = ("auto", "off", "bf16", "fp16")
 _FLAT_KEYS = (
     *("model", "epochs", "batch_size", "lr", "weight_decay", "seed", "deterministic"),
-    *("workers", "grad_clip", "val_ratio", "class_weights", "binary", "unet"),
+    *("workers", "grad_clip", "val_ratio", "class_weights", "binary", "unet", "init"),
 )
 _NESTED_KEYS = ("augmentation", "loss", "optimizer", "lr_scheduler", "mixed_precision")
 
@@ -82,6 +83,8 @@ class UNetTrainConfig:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         val_ratio: Validation share when a flat dataset is split on the fly.
         unet: Architecture overrides (``norm``, ``act``, ``upsample``, ``widths``).
+        init: A checkpoint of ``idseg train unet`` whose weights start the run (fine-tuning:
+            same architecture and classes; optimiser and schedule start afresh).
 
     Example:
         >>> UNetTrainConfig(data="d", epochs=2).validated().loss.describe()
@@ -113,6 +116,7 @@ class UNetTrainConfig:
     device: str = "auto"
     val_ratio: float = 0.1
     unet: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None
 
     def validated(self) -> UNetTrainConfig:
         """Return ``self`` after checking ranges and choices.
@@ -185,6 +189,7 @@ class UNetTrainConfig:
                 },
                 "class_weights": list(cw) if isinstance(cw, tuple) else cw,
                 "unet": dict(self.unet),
+                "init": _absolute(self.init),
                 "augmentation": self.augment.to_dict(),
                 "loss": self.loss.to_dict(),
                 "optimizer": {
@@ -325,6 +330,11 @@ def resolve_train_config(config_file: str | Path | None = None, **flags: Any) ->
             values["classes"] = cfg.class_names
         if cfg.model.device != "auto":
             values["device"] = cfg.model.device
+        if (
+            values.get("init") is not None
+            and not Path(str(values["init"])).expanduser().is_absolute()
+        ):
+            values["init"] = str(Path(config_file).parent / str(values["init"]))
         values.update(
             {k: cfg.paths[p] for k, p in (("data", "train"), ("val", "val")) if cfg.paths.get(p)}
         )

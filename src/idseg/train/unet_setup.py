@@ -234,6 +234,29 @@ def loader_workers(cfg: UNetTrainConfig, device: torch.device) -> int:
     return min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
 
 
+def load_initial_weights(model: UNet, path: str, classes: tuple[str, ...]) -> None:
+    """Start ``model`` from the weights of another run's checkpoint (fine-tuning).
+
+    Raises:
+        CheckpointError: The file is missing or not a U-Net checkpoint.
+        ConfigError: Its architecture or classes differ from this run's.
+    """
+    from idseg.models.unet_io import load_unet
+
+    source, info = load_unet(path)
+    if tuple(info.classes) != tuple(classes):
+        raise ConfigError(
+            f"init checkpoint {Path(path).name!r} predicts {list(info.classes)}, this run {list(classes)}"
+        )
+    if source.config != model.config:
+        raise ConfigError(
+            f"init checkpoint {Path(path).name!r} has another architecture "
+            f"({source.config.to_dict()}) than this run ({model.config.to_dict()})"
+        )
+    model.load_state_dict(source.state_dict())
+    logger.info("weights initialised from %s (epoch %d)", Path(path).name, info.epoch)
+
+
 def build_run(cfg: UNetTrainConfig, data: TrainingData, device: torch.device) -> Run:
     """Classes, model, loss, loaders, optimiser, schedule and precision of a run.
 
@@ -252,6 +275,8 @@ def build_run(cfg: UNetTrainConfig, data: TrainingData, device: torch.device) ->
     weights = class_weights_for(cfg, data.train, lut, len(classes))
     torch.manual_seed(cfg.seed)
     model = build_unet(cfg.model, 1 if cfg.binary else len(classes), **cfg.unet)
+    if cfg.init is not None:
+        load_initial_weights(model, cfg.init, classes)
     model = model.to(device).to(memory_format=torch.channels_last)
     workers = loader_workers(cfg, device)
     train_set = SegmentationDataset(
