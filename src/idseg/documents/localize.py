@@ -29,6 +29,7 @@ import torch
 from idseg.data.convert_geometry import rasterize_polygon
 from idseg.documents.corners import fit_corners, snap_to_edges
 from idseg.documents.evaluate import quad_iou
+from idseg.documents.rectify import snap_kind
 from idseg.errors import InputError
 from idseg.models.unet import UNet
 from idseg.models.unet_io import place_on_canvas
@@ -131,7 +132,60 @@ def _regions(
                 continue
         core = (parts > 0) & area
         out.append((core if core.any() else area, whole))
-    return out
+    return _join_pieces(out, probs, window)
+
+
+def _join_pieces(
+    regions: list[tuple[np.ndarray, np.ndarray]],
+    probs: np.ndarray,
+    window: tuple[int, int, int, int],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Join regions that are pieces of one document cut apart by an occluder (a pen, a finger).
+
+    Two regions join when one quad covers both (at least 80 % of each), agrees with them
+    reasonably (>= 0.7: the occluder's strip is missing from them) and has the shape of a known
+    document kind, when the smaller is at least 15 % of the larger, and when, where they face
+    the gap between them inside that quad, the model sees little edge band (mean probability
+    <= 0.6): the band follows documents' own outlines, so documents lying side by side keep
+    theirs, while the sides a pen cuts are weaker.
+    """
+    joined = True
+    while joined and len(regions) > 1:
+        joined = False
+        order = sorted(range(len(regions)), key=lambda k: -int(regions[k][0].sum()))
+        for a, b in ((a, b) for i, a in enumerate(order) for b in order[i + 1 :]):
+            if regions[b][0].sum() < 0.15 * regions[a][0].sum():
+                continue  # a crumb next to a document is no piece of it
+            prob = np.maximum(regions[a][1], regions[b][1])
+            fitted = best_quad(prob, window)
+            if fitted is None or fitted[1] < 0.7 or snap_kind(_aspect(fitted[0])) is None:
+                continue
+            qmask = rasterize_polygon(fitted[0], prob.shape)
+            if min(float(qmask[regions[k][0]].mean()) for k in (a, b)) < 0.8:
+                continue  # the quad does not cover both: no document made of the two
+            if _cut_edge(prob > 0.5, qmask, probs[2]) > 0.6:
+                continue
+            regions[a] = (regions[a][0] | regions[b][0], prob)
+            del regions[b]
+            joined = True
+            break
+    return regions
+
+
+def _cut_edge(pieces: np.ndarray, qmask: np.ndarray, edge: np.ndarray) -> float:
+    """Mean edge probability of the pieces' pixels along the gap between them inside a quad."""
+    gap = qmask & ~pieces
+    if not gap.any():
+        return 0.0
+    near = cv2.dilate(gap.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    border = near & pieces
+    return float(edge[border].mean()) if border.any() else 0.0
+
+
+def _aspect(quad: np.ndarray) -> float:
+    """Mean top/bottom side length over mean left/right side length."""
+    sides = _sides(quad)
+    return float((sides[0] + sides[2]) / max(sides[1] + sides[3], 1e-9))
 
 
 class Localizer:
@@ -227,6 +281,22 @@ class Localizer:
             out.append(found)
         return out or [coarse]
 
+    def _closer(self, image: np.ndarray, found: Localized, size: int) -> list[Localized]:
+        """A poorly fitting document looked at again at ``size``; it stays a candidate itself.
+
+        What the closer look finds competes with the document it came from (best fit wins in
+        :meth:`localize`): a shadow or a hand may split one document at the larger scale.
+        """
+        if found.fill >= 0.9:
+            return [found]
+        closer = self._refine(image, found, size)
+        if any(c is found for c in closer):
+            return closer
+        rank = found.fill * found.score
+        if any(c.fill * c.score > rank and _inside(c.quad, found.quad) > 0.5 for c in closer):
+            return closer  # the closer look fits better: its documents replace the first one
+        return [found, *(c for c in closer if _inside(c.quad, found.quad) < 0.5)]
+
     def localize(self, image: np.ndarray) -> list[Localized]:
         """The documents in an ``H x W x 3`` uint8 RGB photo, largest first.
 
@@ -242,9 +312,7 @@ class Localizer:
             found = [r for d in found for r in self._refine(image, d)]
             # A poor fit is often two documents merged even at the cut-out's scale: look closer.
             size = round((self.refine_size or self.size) * 4 / 3)
-            found = [
-                r for d in found for r in (self._refine(image, d, size) if d.fill < 0.9 else [d])
-            ]
+            found = [r for d in found for r in self._closer(image, d, size)]
         kept = [d for d in found if d.score >= self.min_score and d.fill >= 0.6]
         kept.sort(key=lambda d: -(d.fill * d.score))  # of overlapping candidates, the best fit
         out: list[Localized] = []
@@ -260,6 +328,14 @@ class Localizer:
                 side = float(np.mean(_sides(d.quad)))
                 d.quad = snap_to_edges(gray, d.quad, search=float(np.clip(0.008 * side, 1.5, 8.0)))
         return out
+
+
+def _inside(quad: np.ndarray, other: np.ndarray) -> float:
+    """Share of ``quad``'s area inside ``other`` (convex hulls of both)."""
+    a = cv2.convexHull(quad.astype(np.float32))
+    b = cv2.convexHull(other.astype(np.float32))
+    overlap, _ = cv2.intersectConvexConvex(a, b)
+    return float(overlap) / max(float(cv2.contourArea(a)), 1e-9)
 
 
 def _sides(quad: np.ndarray) -> np.ndarray:

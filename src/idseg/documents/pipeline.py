@@ -109,6 +109,8 @@ class PipelineSettings:
         unknown_min_score: A document whose shape matches no known kind (TD1/TD2/TD3/A4/Letter)
             must reach this score to be kept: a stray blob on a passport cover or a poster is
             usually neither card- nor page-shaped nor confidently a document.
+        truncated_min_score: The same bar for a document cut by the photo's edge, whose visible
+            part has no document's shape.
     """
 
     refine_size: int | None = None
@@ -119,6 +121,7 @@ class PipelineSettings:
     max_side: int = 1600
     fields: bool = True
     unknown_min_score: float = 0.9
+    truncated_min_score: float = 0.75
 
 
 class DocumentPipeline:
@@ -183,7 +186,6 @@ class DocumentPipeline:
         """
         rgb = load_image(image)
         h, w = rgb.shape[:2]
-        s = self.settings
         timings: dict[str, float] = {"rectify": 0.0, "fields": 0.0}
         start = time.perf_counter()
         found = self.localizer.localize(rgb)
@@ -192,10 +194,16 @@ class DocumentPipeline:
             documents = [self._document(rgb, d, timings) for d in found]
         else:
             documents = self._refined(rgb, found, timings)
-        documents = [d for d in documents if d.kind is not None or d.score >= s.unknown_min_score]
+        documents = [d for d in documents if self._plausible(d)]
         timings["total"] = (time.perf_counter() - start) * 1000
         logger.info("%d document(s) in %.0f ms", len(documents), timings["total"])
         return DocumentResult(h, w, documents, timings, self.models)
+
+    def _plausible(self, doc: Document) -> bool:
+        """A document of a known kind, or one found with enough confidence."""
+        s = self.settings
+        bar = s.truncated_min_score if doc.truncated else s.unknown_min_score
+        return doc.kind is not None or doc.score >= bar
 
     def _refined(
         self, rgb: np.ndarray, found: list[Localized], timings: dict[str, float]
