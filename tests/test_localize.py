@@ -111,3 +111,12 @@ def test_truncated_documents_need_less_confidence_than_unknown_shapes():
     assert keeps("td1", 0.6, False) and keeps("td1", 0.6, True)
     assert not keeps(None, 0.85, False) and keeps(None, 0.85, True)
     assert keeps(None, 0.95, False) and not keeps(None, 0.7, True)
+
+
+def test_a_closer_look_with_a_document_shape_replaces_a_shapeless_first_document():
+    # two cards merged at the first scale: 250 x 101 is no document's shape; the closer look's
+    # card (160 x 101, TD1) wins even with a lower agreement
+    first = _loc(np.array([[10, 10], [260, 10], [260, 111], [10, 111]]), 0.9, 0.88)
+    card = _loc(np.array([[100, 10], [260, 10], [260, 111], [100, 111]]), 0.9, 0.85)
+    out = _Fixed([card])._closer(np.zeros((1, 1, 3), np.uint8), first, 256)
+    assert [id(o) for o in out] == [id(card)]

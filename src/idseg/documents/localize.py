@@ -284,16 +284,22 @@ class Localizer:
     def _closer(self, image: np.ndarray, found: Localized, size: int) -> list[Localized]:
         """A poorly fitting document looked at again at ``size``; it stays a candidate itself.
 
-        What the closer look finds competes with the document it came from (best fit wins in
-        :meth:`localize`): a shadow or a hand may split one document at the larger scale.
+        What the closer look finds inside the document replaces it when it fits better on the
+        whole (area-weighted agreement) or has a document's shape where the first had none
+        (neighbours merged at one scale separate at the next); a shadow or a hand may instead
+        split one document into poorly fitting pieces, and then the document stays.
         """
         if found.fill >= 0.9:
             return [found]
         closer = self._refine(image, found, size)
         if any(c is found for c in closer):
             return closer
-        rank = found.fill * found.score
-        if any(c.fill * c.score > rank and _inside(c.quad, found.quad) > 0.5 for c in closer):
+        parts = [c for c in closer if _inside(c.quad, found.quad) > 0.5]
+        areas = [_area(c.quad) for c in parts]
+        if parts and (
+            np.average([c.fill for c in parts], weights=areas) > found.fill
+            or (_kind_of(found.quad) is None and any(_kind_of(c.quad) for c in parts))
+        ):
             return closer  # the closer look fits better: its documents replace the first one
         return [found, *(c for c in closer if _inside(c.quad, found.quad) < 0.5)]
 
@@ -328,6 +334,11 @@ class Localizer:
                 side = float(np.mean(_sides(d.quad)))
                 d.quad = snap_to_edges(gray, d.quad, search=float(np.clip(0.008 * side, 1.5, 8.0)))
         return out
+
+
+def _kind_of(quad: np.ndarray) -> str | None:
+    """The document kind a quad's side ratio matches (:func:`~idseg.documents.rectify.snap_kind`)."""
+    return snap_kind(_aspect(quad))
 
 
 def _inside(quad: np.ndarray, other: np.ndarray) -> float:
