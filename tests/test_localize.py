@@ -104,13 +104,16 @@ def test_truncated_documents_need_less_confidence_than_unknown_shapes():
     pipe = DocumentPipeline.__new__(DocumentPipeline)
     pipe.settings = PipelineSettings(unknown_min_score=0.9, truncated_min_score=0.75)
 
-    def keeps(kind: str | None, score: float, truncated: bool) -> bool:
-        doc = SimpleNamespace(kind=kind, score=score, truncated=truncated)
-        return pipe._plausible(doc)  # type: ignore[arg-type]
+    def keeps(kind: str | None, score: float, truncated: bool, corner: float = 50.0) -> bool:
+        quad = np.array([[50, 50], [150, 50], [150, corner + 100], [50, 150]], np.float64)
+        doc = SimpleNamespace(kind=kind, score=score, truncated=truncated, quad=quad)
+        return pipe._plausible(doc, 640, 480)  # type: ignore[arg-type]
 
     assert keeps("td1", 0.6, False) and keeps("td1", 0.6, True)
     assert not keeps(None, 0.85, False) and keeps(None, 0.85, True)
     assert keeps(None, 0.95, False) and not keeps(None, 0.7, True)
+    # a corner within 1 % of the shorter side (4.8 px) of the photo's edge: maybe cut there
+    assert keeps(None, 0.85, False, corner=376.0) and not keeps(None, 0.85, False, corner=370.0)
 
 
 def test_a_closer_look_with_a_document_shape_replaces_a_shapeless_first_document():

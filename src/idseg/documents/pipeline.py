@@ -194,16 +194,26 @@ class DocumentPipeline:
             documents = [self._document(rgb, d, timings) for d in found]
         else:
             documents = self._refined(rgb, found, timings)
-        documents = [d for d in documents if self._plausible(d)]
+        documents = [d for d in documents if self._plausible(d, w, h)]
         timings["total"] = (time.perf_counter() - start) * 1000
         logger.info("%d document(s) in %.0f ms", len(documents), timings["total"])
         return DocumentResult(h, w, documents, timings, self.models)
 
-    def _plausible(self, doc: Document) -> bool:
-        """A document of a known kind, or one found with enough confidence."""
+    def _plausible(self, doc: Document, w: int, h: int) -> bool:
+        """A document of a known kind, or one found with enough confidence.
+
+        A document reaching the photo's edge (a corner within 1 % of the shorter side of it) may
+        be cut there, so its visible shape need not be a document's: it gets the lower bar.
+        """
         s = self.settings
-        bar = s.truncated_min_score if doc.truncated else s.unknown_min_score
-        return doc.kind is not None or doc.score >= bar
+        near = max(3.0, 0.01 * min(w, h))
+        q = doc.quad
+        at_edge = doc.truncated or bool(
+            ((q < near) | (q > np.array([w, h], np.float64) - near)).any()
+        )
+        return doc.kind is not None or doc.score >= (
+            s.truncated_min_score if at_edge else s.unknown_min_score
+        )
 
     def _refined(
         self, rgb: np.ndarray, found: list[Localized], timings: dict[str, float]
