@@ -158,7 +158,7 @@ def _join_pieces(
                 continue  # a crumb next to a document is no piece of it
             prob = np.maximum(regions[a][1], regions[b][1])
             fitted = best_quad(prob, window)
-            if fitted is None or fitted[1] < 0.7 or snap_kind(_aspect(fitted[0])) is None:
+            if fitted is None or fitted[1] < 0.7 or _kind_of(fitted[0]) is None:
                 continue
             qmask = rasterize_polygon(fitted[0], prob.shape)
             if min(float(qmask[regions[k][0]].mean()) for k in (a, b)) < 0.8:
@@ -294,14 +294,15 @@ class Localizer:
         closer = self._refine(image, found, size)
         if any(c is found for c in closer):
             return closer
-        parts = [c for c in closer if _inside(c.quad, found.quad) > 0.5]
+        share = [_inside(c.quad, found.quad) for c in closer]
+        parts = [c for c, inside in zip(closer, share, strict=True) if inside > 0.5]
         areas = [_area(c.quad) for c in parts]
         if parts and (
             np.average([c.fill for c in parts], weights=areas) > found.fill
             or (_kind_of(found.quad) is None and any(_kind_of(c.quad) for c in parts))
         ):
             return closer  # the closer look fits better: its documents replace the first one
-        return [found, *(c for c in closer if _inside(c.quad, found.quad) < 0.5)]
+        return [found, *(c for c, inside in zip(closer, share, strict=True) if inside < 0.5)]
 
     def localize(self, image: np.ndarray) -> list[Localized]:
         """The documents in an ``H x W x 3`` uint8 RGB photo, largest first.

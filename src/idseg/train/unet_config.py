@@ -319,6 +319,7 @@ def resolve_train_config(config_file: str | Path | None = None, **flags: Any) ->
     values: dict[str, Any] = {}
     if config_file is not None:
         from idseg.config import load_config
+        from idseg.config_paths import anchor
 
         cfg = load_config(config_file)
         values.update(_from_train_section(cfg.train))
@@ -330,11 +331,8 @@ def resolve_train_config(config_file: str | Path | None = None, **flags: Any) ->
             values["classes"] = cfg.class_names
         if cfg.model.device != "auto":
             values["device"] = cfg.model.device
-        if (
-            values.get("init") is not None
-            and not Path(str(values["init"])).expanduser().is_absolute()
-        ):
-            values["init"] = str(Path(config_file).parent / str(values["init"]))
+        if values.get("init") is not None:
+            values["init"] = anchor(str(values["init"]), Path(config_file).parent)
         values.update(
             {k: cfg.paths[p] for k, p in (("data", "train"), ("val", "val")) if cfg.paths.get(p)}
         )
