@@ -163,6 +163,45 @@ def test_localizer_dataset_edge_follows_the_outline(tmp_path: Path):
         assert deep.any() and (out[deep > 0] == 1).all()
 
 
+def test_localizer_dataset_amodal_labels_the_whole_quad_under_occluders(tmp_path: Path):
+    from idseg.data.quads import read_quads
+    from idseg.documents.synth.dataset import generate_dataset
+    from idseg.documents.synth.scene_options import SceneOptions
+
+    src_dir = tmp_path / "hands"
+    generate_dataset(  # one document per photo, always a hand and an object on it
+        src_dir,
+        3,
+        seed=3,
+        size=(96, 128),
+        docs_per_scene=(1, 1),
+        negatives=0.0,
+        workers=1,
+        options=SceneOptions(p_hand=1.0, p_object=1.0),
+    )
+    localizer_dataset(src_dir, tmp_path / "amodal", amodal=True)
+    localizer_dataset(src_dir, tmp_path / "modal")
+    ys, xs = np.mgrid[0:96, 0:128]
+    hidden_total = 0
+    for path in sorted((tmp_path / "amodal" / "masks").glob("*.png")):
+        out = _read_mask(path)
+        modal = _read_mask(tmp_path / "modal" / "masks" / path.name)
+        quad = read_quads(src_dir / "quads" / f"{path.stem}.json")[0].astype(np.float32)
+        # Signed distance of each pixel centre to the quad, computed here with OpenCV.
+        dist = np.array(
+            [
+                cv2.pointPolygonTest(quad, (x + 0.5, y + 0.5), True)
+                for x, y in zip(xs.ravel(), ys.ravel(), strict=True)
+            ]
+        ).reshape(96, 128)
+        keep = np.abs(dist) > 1.0  # away from the outline, where rounding may differ
+        assert ((out > 0) == (dist > 0))[keep].all(), "document exactly inside the quad"
+        assert (out[dist > 3] == 1).all(), "plain document deep inside, occluders included"
+        hidden = (dist > 3) & (modal == 0)  # inside the quad but covered in the photo
+        hidden_total += int(hidden.sum())
+    assert hidden_total > 0, "the occluders hid part of the documents"
+
+
 def test_outline_edges_ignore_occluders_and_the_frame():
     quad = np.array([[-10, 2], [20, 2], [20, 14], [-10, 14]], float)  # leaves the frame on the left
     inst = instance_map((16, 24), [quad], np.ones((16, 24), bool))

@@ -177,6 +177,11 @@ def prepare(
     jitter: float = typer.Option(
         0.015, help="fields: largest corner jitter as a share of the quad's diagonal."
     ),
+    amodal: bool = typer.Option(
+        False,
+        "--amodal",
+        help="localizer: label each document's whole quad, also under hands and objects.",
+    ),
     copies: int = typer.Option(1, min=1, help="fields: crops per document (each re-jittered)."),
     seed: int = typer.Option(0, help="fields: seed of the jitter."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
@@ -194,7 +199,7 @@ def prepare(
         raise typer.BadParameter(f"TASK must be localizer or fields, got {task!r}")
     with user_errors():
         if task == "localizer":
-            report = localizer_dataset(src, out, edge=edge, overwrite=force)
+            report = localizer_dataset(src, out, edge=edge, amodal=amodal, overwrite=force)
         else:
             report = fields_dataset(
                 src, out, jitter=jitter, copies=copies, seed=seed, overwrite=force

@@ -209,7 +209,11 @@ def _each_sample(
 
 
 def localizer_dataset(
-    data: str | Path, out: str | Path, edge: float = 0.008, overwrite: bool = False
+    data: str | Path,
+    out: str | Path,
+    edge: float = 0.008,
+    amodal: bool = False,
+    overwrite: bool = False,
 ) -> PrepareReport:
     """Write the localiser's training set: the same images, masks of background/document/edge.
 
@@ -217,6 +221,11 @@ def localizer_dataset(
         data: A document dataset with ``quads/`` (``idseg synth`` output or a MIDV import).
         out: Output folder (new, empty or an earlier idseg dataset).
         edge: Width of the edge band as a share of the image's longer side (at least 2 px).
+        amodal: Label each document's whole quad, also where a hand, a pen or another object
+            lies on it (only an upper document hides it), with its edge band all round: the
+            model learns to complete a document behind what covers it, as its quad (the
+            annotation of MIDV and of idseg's own test sets) does. Otherwise only the visible
+            document pixels are labelled.
         overwrite: Replace a non-empty ``out`` that is not an idseg dataset.
 
     Returns:
@@ -235,7 +244,11 @@ def localizer_dataset(
             raise InputError("unreadable class mask")
         quads = read_quads(sample.quad_path)
         visible = (classes > 0) & (classes < len(CLASS_NAMES))
-        inst = instance_map(classes.shape, quads, visible)
+        if amodal:  # the whole quad, occluders included; only an upper document hides it
+            inst = instance_map(classes.shape, quads, np.ones(classes.shape, bool))
+            visible = inst > 0
+        else:
+            inst = instance_map(classes.shape, quads, visible)
         width = max(2, round(edge * max(classes.shape)))
         labels = np.where(visible, 1, 0).astype(np.uint8)
         labels[outline_edges(classes.shape, quads, inst, width)] = 2
