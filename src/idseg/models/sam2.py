@@ -112,6 +112,27 @@ def _is_url(text: str) -> bool:
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text))
 
 
+#: SAM2 weights shipped inside the package (name -> file in ``idseg/models/bundled``); the file
+#: stem is also the name of the model's config.
+BUNDLED_SAM2 = {"idseg_doc_small": "idseg_doc_small.pt"}
+
+
+def bundled_sam2(name: str) -> Path | None:
+    """The packaged file of a bundled SAM2 model (``idseg_doc_small``, ``idseg-doc-small``).
+
+    Returns ``None`` for any other name, or when the package was built without the file.
+
+    Example:
+        >>> bundled_sam2("sam2.1_hiera_tiny") is None
+        True
+    """
+    key = name.strip().lower().replace("-", "_")
+    if key not in BUNDLED_SAM2:
+        return None
+    path = Path(__file__).parent / "bundled" / BUNDLED_SAM2[key]
+    return path if path.is_file() else None
+
+
 def resolve_checkpoint(checkpoint: str | Path, offline: bool | None = None) -> Path:
     """Turn a path, registry name or URL into a local, verified checkpoint file.
 
@@ -139,6 +160,9 @@ def resolve_checkpoint(checkpoint: str | Path, offline: bool | None = None) -> P
     path = Path(text).expanduser()
     if path.is_file():
         return path
+    bundled = bundled_sam2(text)
+    if bundled is not None:
+        return bundled
     from idseg.models import download, registry
 
     if _is_url(text):
@@ -321,9 +345,11 @@ def config_name_of(config: str | Path) -> str:
 
 
 __all__ = [
+    "BUNDLED_SAM2",
     "DEVICES",
     "ResolvedModel",
     "build_model",
+    "bundled_sam2",
     "config_name_of",
     "init_checkpoint",
     "load_resolved",
