@@ -109,6 +109,15 @@ class OfflineError(DownloadError):
     """
 
 
+class ExportError(IdsegError):
+    """A model cannot be exported (ONNX, TorchScript): the exporter failed or its graph disagrees.
+
+    Example:
+        >>> issubclass(ExportError, IdsegError)
+        True
+    """
+
+
 class MissingExtraError(IdsegError, ImportError):
     """An optional dependency is missing; the message names the extra that provides it.
 
@@ -132,6 +141,7 @@ __all__ = [
     "ConfigError",
     "CorruptImageError",
     "DownloadError",
+    "ExportError",
     "HashMismatchError",
     "IdsegError",
     "ImageError",

@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from idseg._version import __version__
-from idseg.cli import bench, data, doc, evaluate, info, midv, models, prompt, segment, synth, train
+from idseg.cli import (
+    bench,
+    data,
+    doc,
+    evaluate,
+    export_onnx,
+    info,
+    midv,
+    models,
+    prompt,
+    segment,
+    synth,
+    train,
+)
 from idseg.cli._common import setup_logging
 
 app = typer.Typer(
@@ -54,3 +67,4 @@ data.app.add_typer(midv.app, name="midv")
 app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")
 app.add_typer(bench.app, name="bench")
+app.add_typer(export_onnx.app, name="export")

@@ -1,13 +1,17 @@
-"""``idseg prompt``: masks from point and box prompts on one image."""
+"""``idseg prompt``: masks from point and box prompts on one image (PyTorch or ONNX backend)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
 
 from idseg.cli._common import parse_floats, print_json, say, user_errors
+
+if TYPE_CHECKING:
+    from idseg.sam.predictor import SAM2Predictor
 
 
 def _parse_points(values: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -41,6 +45,47 @@ def _load_logits(path: Path) -> np.ndarray:
         ) from exc
 
 
+BACKENDS = ("torch", "onnx")
+
+
+def _check_backend(
+    backend: str, onnx_dir: Path | None, checkpoint: str | None, model_config: str | None
+) -> None:
+    if backend not in BACKENDS:
+        raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "onnx" and onnx_dir is None:
+        raise typer.BadParameter("--backend onnx needs --onnx DIR (written by idseg export onnx)")
+    if backend == "onnx" and (checkpoint is not None or model_config is not None):
+        raise typer.BadParameter(
+            "--checkpoint and --model-config apply to --backend torch; the onnx backend reads "
+            "the model from --onnx DIR"
+        )
+    if backend == "torch" and onnx_dir is not None:
+        raise typer.BadParameter("--onnx DIR needs --backend onnx")
+
+
+def _predictor(
+    backend: str,
+    onnx_dir: Path | None,
+    checkpoint: str | None,
+    model_config: str | None,
+    device: str,
+    offline: bool,
+) -> tuple[SAM2Predictor, dict[str, Any] | None]:
+    """The predictor of the chosen backend and the record of where its model comes from."""
+    if backend == "onnx" and onnx_dir is not None:
+        from idseg.onnx.runtime import OnnxSAM2Predictor, onnx_providers
+
+        onnx_predictor = OnnxSAM2Predictor(onnx_dir, providers=onnx_providers(device))
+        return onnx_predictor, onnx_predictor.record()
+    from idseg.batch import model_record
+    from idseg.models.sam2 import load_resolved, resolve_model
+    from idseg.sam.predictor import SAM2Predictor
+
+    resolved = resolve_model(checkpoint, model_config, offline=offline or None)
+    return SAM2Predictor(load_resolved(resolved, device)), model_record(resolved)
+
+
 def prompt(
     image: Path = typer.Argument(..., help="The image file."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
@@ -59,7 +104,13 @@ def prompt(
     model_config: str | None = typer.Option(
         None, "--model-config", help="SAM2 config name or YAML (default: from the checkpoint)."
     ),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps (onnx: auto, cpu or cuda)."),
+    backend: str = typer.Option(
+        "torch", "--backend", help="torch (the checkpoint) or onnx (graphs of idseg export onnx)."
+    ),
+    onnx_dir: Path | None = typer.Option(
+        None, "--onnx", help="Folder written by `idseg export onnx` (with --backend onnx)."
+    ),
     multimask: bool | None = typer.Option(
         None,
         "--multimask/--single-mask",
@@ -75,12 +126,10 @@ def prompt(
     as_json: bool = typer.Option(False, "--json", help="Print the result JSON on stdout."),
 ) -> None:
     """Segment what the points and boxes designate; write masks, polygons, scores, an overlay."""
-    from idseg.batch import model_record
     from idseg.export import export_masks
     from idseg.io.images import load_image
-    from idseg.models.sam2 import load_resolved, resolve_model
-    from idseg.sam.predictor import SAM2Predictor
 
+    _check_backend(backend, onnx_dir, checkpoint, model_config)
     points, labels = _parse_points(point)
     boxes = _parse_boxes(box)
     if points is None and boxes is None:
@@ -89,8 +138,7 @@ def prompt(
     with user_errors():
         rgb = load_image(image)
         logits = _load_logits(mask_input) if mask_input is not None else None
-        resolved = resolve_model(checkpoint, model_config, offline=offline or None)
-        predictor = SAM2Predictor(load_resolved(resolved, device))
+        predictor, model = _predictor(backend, onnx_dir, checkpoint, model_config, device, offline)
         predictor.set_image(rgb)
         answer = predictor.predict(points, labels, boxes, logits, multimask_output=multi)
         request = {
@@ -100,8 +148,9 @@ def prompt(
             "mask_input": str(mask_input) if mask_input else None,
             "multimask_output": multi,
             "device": device,
+            "backend": backend,
         }
-        meta = {"model": model_record(resolved), "request": request}
+        meta = {"model": model, "request": request}
         result = export_masks(
             answer, rgb, out, points, labels, boxes, tolerance=tolerance, meta=meta
         )
