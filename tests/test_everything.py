@@ -238,12 +238,14 @@ def test_nms_paths_do_real_work(blob, image):
 
 @pytest.mark.parametrize("mode", ["coco_rle", "uncompressed_rle"])
 def test_rle_records_equal_meta(tiny_model, image, mode):
+    """With Meta's decoder module the records are bit-identical (the fast decoder rounds apart)."""
     kwargs = {**PERMISSIVE, "output_mode": mode}
-    ours = EverythingGenerator(tiny_model, **kwargs).generate_records(image)
+    meta_decoder = SAM2Predictor(tiny_model, fast_decoder=False)
+    ours = EverythingGenerator(meta_decoder, **kwargs).generate_records(image)
     ref = meta_records(tiny_model, image, **kwargs)
     assert match(ours, ref)["n"] >= 5
     assert ours == ref  # same records, same order, same encoding
-    binary = EverythingGenerator(tiny_model, **PERMISSIVE).generate_records(image)
+    binary = EverythingGenerator(meta_decoder, **PERMISSIVE).generate_records(image)
     for rec, bin_rec in zip(ours, binary, strict=True):
         assert np.array_equal(decode(rec["segmentation"]), bin_rec["segmentation"])
 
@@ -435,3 +437,11 @@ def test_min_mask_region_area_cleans_every_mask_on_cpu(tiny_model, image):
         assert s.area == int(s.mask.sum())
         ys, xs = np.nonzero(s.mask)
         assert s.bbox_xyxy == (xs.min(), ys.min(), xs.max(), ys.max())
+
+
+def test_fast_decoder_records_match_meta(tiny_model, image):
+    """The default (fast) decoder: the same masks as Meta's generator, within float rounding."""
+    ours = EverythingGenerator(tiny_model, **PERMISSIVE).generate_records(image)
+    ref = meta_records(tiny_model, image, **PERMISSIVE)
+    worst = match(ours, ref)
+    assert worst["n"] >= 5 and worst["min_iou"] >= 0.99 and worst["max_score_diff"] < 1e-4

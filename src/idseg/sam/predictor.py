@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from numpy.typing import ArrayLike
 
 from idseg.errors import InputError
+from idseg.sam.fast_decoder import FastMaskDecoder, supports_fast_decoder
 from idseg.sam.prompts import Prompts, build_prompts, check_in_image
 from idseg.sam.results import Masks, masks_to_boxes
 from idseg.sam.transforms import ImageEmbedding, image_to_tensor
@@ -53,6 +54,9 @@ class SAM2Predictor:
     Args:
         model: A SAM2 model (see :func:`idseg.models.load_sam2`).
         mask_threshold: Logit threshold that turns mask logits into boolean masks.
+        fast_decoder: Evaluate the mask decoder with :class:`~idseg.sam.fast_decoder.FastMaskDecoder`
+            (the same function on the same weights, reorganised; about 4x faster on a CPU, equal
+            to Meta's up to float rounding). ``False`` runs Meta's module as is.
 
     Example:
         >>> predictor = SAM2Predictor.from_pretrained("sam2.1_hiera_tiny")  # doctest: +SKIP
@@ -61,12 +65,17 @@ class SAM2Predictor:
         >>> mask = answer.best()[0]  # boolean H x W  # doctest: +SKIP
     """
 
-    def __init__(self, model: SAM2Base, mask_threshold: float = 0.0) -> None:
+    def __init__(
+        self, model: SAM2Base, mask_threshold: float = 0.0, fast_decoder: bool = True
+    ) -> None:
         self.model = model
         self.mask_threshold = float(mask_threshold)
         self.image_size = int(model.image_size)
         self.low_res_size = self.image_size // 4
         self._embedding: ImageEmbedding | None = None
+        self._fast = (
+            FastMaskDecoder(model) if fast_decoder and supports_fast_decoder(model) else None
+        )
 
     @classmethod
     def from_pretrained(
@@ -251,6 +260,9 @@ class SAM2Predictor:
         """
         points = (coords, labels) if coords is not None else None
         sparse, dense = self.model.sam_prompt_encoder(points=points, boxes=None, masks=mask_input)
+        if self._fast is not None:
+            dense_in = None if mask_input is None else dense
+            return self._fast.decode(embedding, sparse, dense_in, multimask_output)
         batched = coords is not None and coords.shape[0] > 1
         low_res, iou, _, _ = self.model.sam_mask_decoder(
             image_embeddings=embedding.image_embed,
