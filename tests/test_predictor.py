@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from _helpers import mask_iou, meta_predictor
+from _helpers import make_scene, mask_iou, meta_predictor
 from idseg.errors import InputError
 from idseg.sam.predictor import SAM2Predictor, image_to_tensor
 
@@ -160,3 +160,20 @@ def test_box_to_polygons_and_quad(pair):
     assert mask_iou(polygons_to_mask(polys, mask.shape), mask) > 0.98
     quad = ours.box_to_quad([30, 40, 200, 160])
     assert quad is None or quad.shape == (4, 2)
+
+
+def test_bf16_embedding_is_float32_and_close(tiny_model):
+    image = make_scene(120, 160, seed=4)
+    fp32 = SAM2Predictor(tiny_model).embed(image)
+    bf16 = SAM2Predictor(tiny_model, embed_dtype="bfloat16").embed(image)
+    assert bf16.image_embed.dtype == torch.float32
+    for a, b in zip(
+        [fp32.image_embed, *fp32.high_res_feats],
+        [bf16.image_embed, *bf16.high_res_feats],
+        strict=True,
+    ):
+        assert a.shape == b.shape
+        rel = (a - b).norm() / a.norm()
+        assert 0 < rel < 0.05, "bf16 differs from fp32, but only by rounding"
+    with pytest.raises(InputError, match="embed_dtype"):
+        SAM2Predictor(tiny_model, embed_dtype="int8")
