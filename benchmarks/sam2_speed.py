@@ -8,12 +8,16 @@ memory still held).
 
 Cases: ``embed`` (image embedding; idseg fp32 and the optional bf16 path), ``click`` (one point to
 three masks at image resolution), ``boxes`` (20 boxes at once), ``everything`` (32 x 32 points,
-Meta's default thresholds), ``dense`` (idseg's ``dense`` preset, the same settings for Meta).
+Meta's default thresholds), ``dense`` (idseg's ``dense`` preset, the same settings for Meta),
+``fast`` (Meta's generator against idseg's fast mode, the same settings otherwise). With several
+``--image`` the last lines total each case: time ratio and the share of Meta's masks that idseg
+recovers at IoU 0.9.
 
 Usage::
 
     python benchmarks/sam2_speed.py                       # sam2.1 hiera-tiny, random weights
-    python benchmarks/sam2_speed.py --model idseg_doc_small --image photo.jpg --cases everything
+    python benchmarks/sam2_speed.py --model idseg_doc_small --image a.jpg --image b.jpg \\
+        --cases everything,fast --set pred_iou_thresh=0.0 --set stability_score_thresh=0.7
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from _helpers import make_scene, mask_iou
 from idseg.io.images import load_image
 from idseg.models.sam2 import init_checkpoint, load_sam2
 from idseg.sam.everything import EverythingGenerator
-from idseg.sam.predictor import SAM2Predictor
+from idseg.sam.predictor import SAM2Predictor, bf16_is_fast
 from idseg.sam.settings import preset
 
 
@@ -155,16 +159,45 @@ def run_cases(
         t_ours, got, m_ours = timed(lambda: ours.predict(boxes=boxes, multimask_output=False), runs)
         ious = [mask_iou(got.masks[i, 0], ref[0][i, 0]) for i in range(20)]
         row("20 boxes", t_meta, t_ours, (m_meta, m_ours), f"mask IoU min {min(ious):.5f}")
-    for case, settings in (("everything", {}), ("dense", preset("dense").to_dict())):
+    gen_cases = (
+        ("everything", {}, "exact"),
+        ("dense", preset("dense").meta_kwargs(), "exact"),
+        ("fast", {}, "fast"),
+    )
+    for case, settings, mode in gen_cases:
         if case not in cases:
             continue
-        kw = {k: v for k, v in settings.items() if k not in ("point_grids",)}
+        kw = {k: v for k, v in settings.items() if k != "point_grids"}
         kw.update(overrides or {})
         meta = meta_gen(**kw)
-        gen = EverythingGenerator(ours, **kw)
+        gen = EverythingGenerator(ours, mode=mode, **kw)
         t_meta, ref, m_meta = timed(lambda meta=meta: meta.generate(image), gen_runs)
         t_ours, got, m_ours = timed(lambda gen=gen: gen.generate_records(image), gen_runs)
         row(f"{case} (embed incl.)", t_meta, t_ours, (m_meta, m_ours), match_records(got, ref))
+        RESULTS.append((case, t_meta, t_ours, len(ref), recovered(got, ref)))
+
+
+#: ``(case, meta seconds, idseg seconds, Meta's masks, Meta's masks recovered at IoU 0.9)``.
+RESULTS: list[tuple[str, float, float, int, int]] = []
+
+
+def recovered(ours: list[dict], ref: list[dict]) -> int:
+    """How many of Meta's masks one of idseg's matches at IoU >= 0.9."""
+    got = [r["segmentation"] for r in ours]
+    return sum(max((mask_iou(g, r["segmentation"]) for g in got), default=0.0) >= 0.9 for r in ref)
+
+
+def summary() -> None:
+    """Totals per case over all images: time ratio and share of Meta's masks recovered."""
+    for case in dict.fromkeys(r[0] for r in RESULTS):
+        rows = [r for r in RESULTS if r[0] == case]
+        t_meta, t_ours = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        n_ref, n_hit = sum(r[3] for r in rows), sum(r[4] for r in rows)
+        share = f"{n_hit / n_ref:.1%}" if n_ref else "n/a"
+        print(
+            f"TOTAL {case:<12} {len(rows)} image(s): meta {t_meta:.1f} s, idseg {t_ours:.1f} s, "
+            f"x{t_meta / t_ours:.2f}; Meta's masks {n_ref}, recovered at IoU 0.9: {share}"
+        )
 
 
 def main() -> int:
@@ -175,11 +208,16 @@ def main() -> int:
         help="checkpoint path or name; a config name builds random weights",
     )
     parser.add_argument("--config", default=None, help="config of --model when not inferred")
-    parser.add_argument("--image", default=None, help="image file (default: a 768x1024 scene)")
+    parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        help="image file, repeatable (default: a 768x1024 scene); totals are printed at the end",
+    )
     parser.add_argument(
         "--cases",
         default="embed,click,boxes,everything",
-        help="comma list of embed, click, boxes, everything, dense",
+        help="comma list of embed, click, boxes, everything, dense, fast",
     )
     parser.add_argument("--runs", type=int, default=5, help="runs of the fast cases (median)")
     parser.add_argument("--gen-runs", type=int, default=1, help="runs of segment-everything")
@@ -200,16 +238,20 @@ def main() -> int:
         else:
             model = load_sam2(args.model, args.config, device="cpu")
             label = args.model
-        image = load_image(args.image) if args.image else make_scene(768, 1024)
+        images = [load_image(p) for p in args.image] or [make_scene(768, 1024)]
         print(
-            f"model {label}, input {model.image_size}, image {image.shape[1]}x{image.shape[0]}, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+            f"model {label}, input {model.image_size}, {len(images)} image(s), "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"bf16 native: {bf16_is_fast('cpu')}"
         )
         overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
         if overrides:
             print("segment-everything settings:", overrides)
         cases = [c.strip() for c in args.cases.split(",")]
-        run_cases(model, image, cases, args.runs, args.gen_runs, overrides)
+        for image in images:
+            print(f"image {image.shape[1]}x{image.shape[0]}")
+            run_cases(model, image, cases, args.runs, args.gen_runs, overrides)
+        summary()
     return 0
 
 

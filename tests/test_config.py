@@ -242,7 +242,7 @@ def test_unknown_top_level_key_is_kept_and_a_near_miss_is_warned(tmp_path, caplo
         ({"output": {"pad_percent": -0.1}}, r"output\.pad_percent must be >= 0"),
         ({"output": {"formats": ["png", "svg"]}}, r"unknown output format 'svg'.*png, coco, polygons, yolo"),
         ({"model": {"device": "tpu"}}, r"model\.device must be one of auto, cpu, cuda, mps"),
-        ({"preset": "fast"}, r"unknown preset 'fast'.*default, dense, documents"),
+        ({"preset": "quick"}, r"unknown preset 'quick'.*default, dense, fast, documents"),
         ({"num_classes": 0}, r"num_classes must be >= 1"),
         ({"model": "sam2"}, r"'model' must be a mapping"),
         ({"points_per_side": 16, "everything": {"points_per_side": 8}}, r"given twice"),
@@ -685,11 +685,11 @@ def test_suggestions_come_from_the_shared_helper(tmp_path, monkeypatch):
             "c.json: unknown key 'points_per_sid' in section 'everything'; "
             "did you mean 'points_per_side'?",
         ),
-        ({"preset": "fast"}, "c.json: preset: unknown preset 'fast'; allowed: default, dense, documents"),
+        ({"preset": "quick"}, "c.json: preset: unknown preset 'quick'; allowed: default, dense, fast, documents"),
         (
             {"preset": "densse"},
             "c.json: preset: unknown preset 'densse'; did you mean 'dense'? "
-            "Allowed: default, dense, documents",
+            "Allowed: default, dense, fast, documents",
         ),
         (
             {"output": {"formats": ["svg"]}},

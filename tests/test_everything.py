@@ -180,10 +180,46 @@ def match(ours: list[dict], ref: list[dict]) -> dict[str, float]:
     ],
 )
 def test_parity_random_model(tiny_model, image, extra):
+    """Meta's decoder module and full upsampling (``windowed=False``): Meta's arithmetic, so the
+    same areas and boxes even where the random network's logits sit at the threshold."""
     kwargs = {**PERMISSIVE, **extra}
-    ours = EverythingGenerator(tiny_model, **kwargs).generate_records(image)
+    meta_decoder = SAM2Predictor(tiny_model, fast_decoder=False)
+    ours = EverythingGenerator(meta_decoder, windowed=False, **kwargs).generate_records(image)
     ref = meta_records(tiny_model, image, **kwargs)
     assert match(ours, ref)["n"] >= 5
+
+
+def near_match(ours: list[dict], ref: list[dict], min_iou: float = 0.999) -> int:
+    """Same count; each mask matches a Meta mask of the same point and predicted IoU."""
+    assert len(ours) == len(ref)
+    for rec in ours:
+        same = [
+            r
+            for r in ref
+            if np.allclose(r["point_coords"], rec["point_coords"], atol=1e-3)
+            and abs(r["predicted_iou"] - rec["predicted_iou"]) <= 1e-4
+        ]
+        assert same, f"no Meta mask for point {rec['point_coords']}"
+        best = max(mask_iou(decode(r["segmentation"]), decode(rec["segmentation"])) for r in same)
+        assert best >= min_iou
+    return len(ours)
+
+
+@pytest.mark.parametrize(
+    ("extra", "at_least"),
+    [
+        pytest.param({}, 5, id="a-multimask"),
+        pytest.param({"use_m2m": True}, 5, id="d-m2m"),
+        # the image-wide speckle of every crop collapses into one mask in the cross-crop NMS
+        pytest.param({"crop_n_layers": 1, "crop_n_points_downscale_factor": 2}, 1, id="c-crops"),
+    ],
+)
+def test_windowed_upsampling_matches_meta_on_the_real_network(tiny_model, image, extra, at_least):
+    """The CPU default: windowed upsampling. The random network's logits hover at the threshold
+    (|x| < 0.2, offset 0.01), the worst case for float rounding; masks still match at 0.999."""
+    kwargs = {**PERMISSIVE, **extra}
+    ours = EverythingGenerator(tiny_model, **kwargs).generate_records(image)
+    assert near_match(ours, meta_records(tiny_model, image, **kwargs)) >= at_least
 
 
 @pytest.mark.parametrize(
@@ -241,11 +277,11 @@ def test_rle_records_equal_meta(tiny_model, image, mode):
     """With Meta's decoder module the records are bit-identical (the fast decoder rounds apart)."""
     kwargs = {**PERMISSIVE, "output_mode": mode}
     meta_decoder = SAM2Predictor(tiny_model, fast_decoder=False)
-    ours = EverythingGenerator(meta_decoder, **kwargs).generate_records(image)
+    ours = EverythingGenerator(meta_decoder, windowed=False, **kwargs).generate_records(image)
     ref = meta_records(tiny_model, image, **kwargs)
     assert match(ours, ref)["n"] >= 5
     assert ours == ref  # same records, same order, same encoding
-    binary = EverythingGenerator(meta_decoder, **PERMISSIVE).generate_records(image)
+    binary = EverythingGenerator(meta_decoder, windowed=False, **PERMISSIVE).generate_records(image)
     for rec, bin_rec in zip(ours, binary, strict=True):
         assert np.array_equal(decode(rec["segmentation"]), bin_rec["segmentation"])
 
@@ -440,8 +476,8 @@ def test_min_mask_region_area_cleans_every_mask_on_cpu(tiny_model, image):
 
 
 def test_fast_decoder_records_match_meta(tiny_model, image):
-    """The default (fast) decoder: the same masks as Meta's generator, within float rounding."""
-    ours = EverythingGenerator(tiny_model, **PERMISSIVE).generate_records(image)
+    """The default (fast) decoder: the same masks as Meta's generator, within float rounding
+    (logits within 5e-7 can still move a pixel where the random network sits at the threshold)."""
+    ours = EverythingGenerator(tiny_model, windowed=False, **PERMISSIVE).generate_records(image)
     ref = meta_records(tiny_model, image, **PERMISSIVE)
-    worst = match(ours, ref)
-    assert worst["n"] >= 5 and worst["min_iou"] >= 0.99 and worst["max_score_diff"] < 1e-4
+    assert near_match(ours, ref) >= 5

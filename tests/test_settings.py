@@ -11,7 +11,7 @@ import pytest
 from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
 from idseg.errors import ConfigError, InputError
-from idseg.sam.settings import PRESETS, EverythingSettings, preset
+from idseg.sam.settings import IDSEG_ONLY, PRESETS, EverythingSettings, preset
 
 
 def meta_defaults() -> dict:
@@ -27,11 +27,20 @@ def test_same_parameters_and_defaults_as_meta():
     ours = {
         f.name: getattr(EverythingSettings(), f.name)
         for f in dataclasses.fields(EverythingSettings)
+        if f.name not in IDSEG_ONLY
     }
     expected = meta_defaults()
     assert len(expected) == 16
     assert ours == expected
+    assert EverythingSettings().meta_kwargs() == expected
     assert preset("default") == EverythingSettings()
+    idseg_only = {name: getattr(EverythingSettings(), name) for name in IDSEG_ONLY}
+    assert idseg_only == {
+        "mode": "exact",
+        "fast_coarse_step": 1,
+        "fast_skip_area": 0.02,
+        "fast_dtype": "auto",
+    }
 
 
 def test_presets_have_documented_parameters():
@@ -56,7 +65,8 @@ def test_presets_have_documented_parameters():
         for field, default in defaults.items():
             if field not in values:
                 assert getattr(s, field) == default, (name, field)
-    assert set(PRESETS) == {"default", "dense", "documents"}
+    assert set(PRESETS) == {"default", "dense", "fast", "documents"}
+    assert preset("fast").mode == "fast"
 
 
 def test_preset_lookup_and_overrides():
@@ -199,7 +209,7 @@ def test_to_dict_is_json_serialisable():
     data = json.loads(json.dumps(s.to_dict()))
     assert data["point_grids"] == [[[0.25, 0.5]]]
     assert data["pred_iou_thresh"] == 0.5 and data["points_per_batch"] == 32
-    assert set(data) == set(meta_defaults())
+    assert set(data) == set(meta_defaults()) | set(IDSEG_ONLY)
     assert EverythingSettings(**{**data, "point_grids": [np.array(g) for g in data["point_grids"]]})
     plain = json.loads(json.dumps(EverythingSettings().to_dict()))
-    assert plain == meta_defaults()
+    assert {k: v for k, v in plain.items() if k not in IDSEG_ONLY} == meta_defaults()

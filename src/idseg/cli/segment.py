@@ -31,7 +31,12 @@ def segment(
         None, "--config", help="Settings file (TOML, YAML or JSON); flags override it."
     ),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or mps."),
-    preset: str | None = typer.Option(None, help="default, dense or documents."),
+    preset: str | None = typer.Option(None, help="default, dense, fast or documents."),
+    mode: str | None = typer.Option(
+        None,
+        help="exact (Meta's masks) or fast (windowed judging, bf16 decoding; close, not equal).",
+        rich_help_panel=_EVERYTHING,
+    ),
     points_per_side: int | None = typer.Option(
         None, help="Grid points per side (Meta: 32).", rich_help_panel=_EVERYTHING
     ),
@@ -136,6 +141,7 @@ def segment(
             "output_mode": output_mode,
             "use_m2m": use_m2m,
             "multimask_output": multimask_output,
+            "mode": mode,
         }.items()
         if v is not None
     }

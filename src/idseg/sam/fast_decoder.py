@@ -19,6 +19,11 @@ same function with the same modules' parameters (``model.sam_mask_decoder``), re
   scores ``(keys + pe)(W_q,h^T K_h^T) + b_q,h K_h^T`` and its output ``A (V W_o^T) + b_o``. Each
   image-sized product then costs ``h * n`` instead of the internal width 128, and no head
   reshapes of image-sized tensors are made.
+* **Optional bf16 upscaling** (``dtype``): the upscaling and hypernetwork product, most of the
+  decoder's time, on bf16 copies of their weights and of the high-resolution features (about
+  1.6x faster per prompt on CPUs with AVX512-BF16 or AMX; mask IoU to fp32 0.99 on average with
+  idseg's small SAM2). The two-way transformer stays float32: in bf16 it would save another
+  1.6x, but its rounding moves the masks of a weak model (mean IoU 0.97, some 0.8).
 * **Transposed convolutions as matrix products** in a sub-pixel layout: a 2x2, stride-2
   transposed convolution maps each input pixel independently to a 2x2 block, so it is one matrix
   product on channel-last tokens; the high-resolution features are rearranged into that layout
@@ -32,6 +37,7 @@ one (kernel 2, stride 2 upscaling) are run by Meta's module unchanged.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass
@@ -126,15 +132,24 @@ class FastMaskDecoder:
     Args:
         model: A SAM2 model (its ``sam_prompt_encoder`` and ``sam_mask_decoder`` are used, not
             changed).
+        chunk: Prompt sets decoded together.
+        dtype: Precision of the upscaling and hypernetwork product (``torch.bfloat16`` works
+            on a copy of those weights taken now).
 
     Example:
         >>> fast = FastMaskDecoder(model)  # doctest: +SKIP
         >>> low_res, iou = fast.decode(embedding, sparse, None, multimask_output=True)  # doctest: +SKIP
     """
 
-    def __init__(self, model: SAM2Base, chunk: int = CHUNK) -> None:
+    def __init__(
+        self, model: SAM2Base, chunk: int = CHUNK, dtype: torch.dtype = torch.float32
+    ) -> None:
         self.model = model
+        self.dtype = dtype
         self.decoder: Any = model.sam_mask_decoder
+        self.up_decoder: Any = model.sam_mask_decoder  # upscaling and hypernetworks, in ``dtype``
+        if dtype != torch.float32:
+            self.up_decoder = copy.deepcopy(model.sam_mask_decoder).to(dtype)
         self.chunk = max(1, int(chunk))
         self._ctx: _ImageContext | None = None
 
@@ -142,7 +157,7 @@ class FastMaskDecoder:
         """The per-image tensors of ``emb`` (the last image's are kept)."""
         if self._ctx is not None and self._ctx.source is emb:
             return self._ctx
-        dec, pe_mod = self.decoder, self.model.sam_prompt_encoder
+        dec, pe_mod, dt = self.decoder, self.model.sam_prompt_encoder, self.dtype
         image = emb.image_embed.flatten(2).transpose(1, 2)  # 1 x L x C
         pe = pe_mod.get_dense_pe().flatten(2).transpose(1, 2)
         src = image + pe_mod.no_mask_embed.weight.reshape(1, 1, -1)
@@ -155,7 +170,7 @@ class FastMaskDecoder:
         feat_s0 = feat_s1 = None
         if dec.use_high_res_features:
             s = int(emb.image_embed.shape[-1])
-            f0, f1 = emb.high_res_feats[0], emb.high_res_feats[1]
+            f0, f1 = emb.high_res_feats[0].to(dt), emb.high_res_feats[1].to(dt)
             # f1[c, 2y+i, 2x+j] -> [y, x, (i, j), c]; f0[c, 4y+2i+k, 4x+2j+l] -> [y, x, (i, j, k, l), c]
             c1, c0 = int(f1.shape[1]), int(f0.shape[1])
             feat_s1 = f1.reshape(c1, s, 2, s, 2).permute(1, 3, 2, 4, 0).reshape(1, s * s, 4, c1)
@@ -209,9 +224,9 @@ class FastMaskDecoder:
         tokens = torch.cat([out_tokens.unsqueeze(0).expand(len(sparse), -1, -1), sparse], dim=1)
         keys = ctx.src if dense is None else ctx.image + dense.flatten(2).transpose(1, 2)
         queries, keys = self._transformer(ctx, tokens, keys, shared=dense is None)
-        masks = self._upscale_and_predict(
-            ctx, keys, queries[:, s + 1 : s + 1 + dec.num_mask_tokens]
-        )
+        mask_tokens = queries[:, s + 1 : s + 1 + dec.num_mask_tokens]
+        masks = self._upscale_and_predict(ctx, keys.to(self.dtype), mask_tokens.to(self.dtype))
+        masks = masks.float()
         iou_pred = dec.iou_prediction_head(queries[:, s])
         if multimask_output:
             return masks[:, 1:], iou_pred[:, 1:]
@@ -333,7 +348,7 @@ class FastMaskDecoder:
         self, ctx: _ImageContext, keys: torch.Tensor, mask_tokens: torch.Tensor
     ) -> torch.Tensor:
         """Upsample the image tokens 4x (sub-pixel layout) and apply the hypernetworks."""
-        dec = self.decoder
+        dec = self.up_decoder
         dc1, ln1, act1, dc2, act2 = dec.output_upscaling
         b, length, _ = keys.shape
         side = math.isqrt(length)

@@ -14,6 +14,9 @@ Presets:
     The "dense search" tuning for small objects and against over-segmentation: 64 points per
     side, ``pred_iou_thresh`` 0.85, ``stability_score_thresh`` 0.90, ``min_mask_region_area`` 500,
     ``box_nms_thresh`` 0.7, no crop layers.
+``fast``
+    Meta's defaults in fast mode (see :mod:`idseg.sam.everything_fast`): much faster, close to
+    but not the same masks as ``default``.
 ``documents``
     Cards and pages in photos. Documents are large, flat, convex objects that fill a good part of
     the frame, and their fields are mid-sized blocks; tiny masks are glyphs and guilloche noise.
@@ -37,6 +40,10 @@ import numpy as np
 from idseg.errors import ConfigError, InputError
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
+MODES = ("exact", "fast")
+FAST_DTYPES = ("auto", "bfloat16", "float32")
+#: Settings of idseg's own (not parameters of Meta's ``SAM2AutomaticMaskGenerator``).
+IDSEG_ONLY = ("mode", "fast_coarse_step", "fast_skip_area", "fast_dtype")
 
 
 @dataclass
@@ -60,6 +67,15 @@ class EverythingSettings:
         output_mode: ``binary_mask``, ``uncompressed_rle`` or ``coco_rle`` (Meta-style records).
         use_m2m: Refine each mask once more with its own low-resolution logits.
         multimask_output: Three candidates per point instead of one.
+        mode: ``"exact"`` (Meta's algorithm, the same masks) or ``"fast"`` (coarse-to-fine points,
+            filters on low-resolution logits, bf16 decoding; see
+            :mod:`idseg.sam.everything_fast`). idseg only, not a parameter of Meta's generator.
+        fast_coarse_step: Fast mode: the first pass decodes every ``n``-th row and column of the
+            grid (1 decodes every point in one pass).
+        fast_skip_area: Fast mode: a later point is skipped when it lies inside an accepted mask
+            covering less than this share of the crop (0 never skips).
+        fast_dtype: Fast mode's decoder precision: ``"auto"`` (bf16 where the hardware has it,
+            see :func:`~idseg.sam.predictor.bf16_is_fast`), ``"bfloat16"`` or ``"float32"``.
 
     Raises:
         InputError: A value of the wrong type or out of range (see :meth:`validate`).
@@ -88,6 +104,10 @@ class EverythingSettings:
     output_mode: str = "binary_mask"
     use_m2m: bool = False
     multimask_output: bool = True
+    mode: str = "exact"
+    fast_coarse_step: int = 1
+    fast_skip_area: float = 0.02
+    fast_dtype: str = "auto"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -139,6 +159,14 @@ class EverythingSettings:
             )
         if self.min_mask_region_area < 0:
             raise InputError(f"min_mask_region_area must be >= 0, got {self.min_mask_region_area}")
+        if self.mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.fast_dtype not in FAST_DTYPES:
+            raise InputError(f"fast_dtype must be one of {FAST_DTYPES}, got {self.fast_dtype!r}")
+        if self.fast_coarse_step < 1:
+            raise InputError(f"fast_coarse_step must be >= 1, got {self.fast_coarse_step}")
+        if not 0.0 <= self.fast_skip_area <= 1.0:
+            raise InputError(f"fast_skip_area must be in [0, 1], got {self.fast_skip_area}")
         if self.output_mode not in OUTPUT_MODES:
             raise InputError(f"output_mode must be one of {OUTPUT_MODES}, got {self.output_mode!r}")
         if self.point_grids is not None and len(self.point_grids) < self.crop_n_layers + 1:
@@ -162,6 +190,19 @@ class EverythingSettings:
             (None, None)
         """
         return dataclasses.replace(self, **_exclusive_grid(_known(changes)))
+
+    def meta_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for Meta's ``SAM2AutomaticMaskGenerator`` (idseg-only ones left out).
+
+        Example:
+            >>> "mode" in EverythingSettings(mode="fast").meta_kwargs()
+            False
+        """
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in IDSEG_ONLY
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (point grids as nested lists).
@@ -187,6 +228,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "box_nms_thresh": 0.7,
         "crop_n_layers": 0,
     },
+    "fast": {"mode": "fast"},
     "documents": {
         "points_per_side": 24,
         "pred_iou_thresh": 0.86,
@@ -231,7 +273,12 @@ def _exclusive_grid(changes: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-_INT_FIELDS = ("points_per_batch", "crop_n_layers", "crop_n_points_downscale_factor")
+_INT_FIELDS = (
+    "points_per_batch",
+    "crop_n_layers",
+    "crop_n_points_downscale_factor",
+    "fast_coarse_step",
+)
 _REAL_FIELDS = (
     "pred_iou_thresh",
     "stability_score_thresh",
@@ -241,6 +288,7 @@ _REAL_FIELDS = (
     "crop_nms_thresh",
     "crop_overlap_ratio",
     "min_mask_region_area",
+    "fast_skip_area",
 )
 _BOOL_FIELDS = ("use_m2m", "multimask_output")
 
@@ -264,8 +312,9 @@ def _check_types(s: EverythingSettings) -> None:
     for name in _BOOL_FIELDS:
         if not isinstance(getattr(s, name), (bool, np.bool_)):
             raise InputError(f"{name} must be True or False, got {getattr(s, name)!r}")
-    if not isinstance(s.output_mode, str):
-        raise InputError(f"output_mode must be a string, got {s.output_mode!r}")
+    for name in ("output_mode", "mode", "fast_dtype"):
+        if not isinstance(getattr(s, name), str):
+            raise InputError(f"{name} must be a string, got {getattr(s, name)!r}")
 
 
 def _check_grids(s: EverythingSettings) -> None:
