@@ -16,6 +16,7 @@ from idseg.cli import (
     models,
     prompt,
     segment,
+    serve,
     synth,
     train,
 )
@@ -60,6 +61,7 @@ app.command("redact")(doc.redact)
 app.command("segment")(segment.segment)
 app.command("prompt")(prompt.prompt)
 app.command("info")(info.info)
+app.command("serve")(serve.serve)
 app.command("synth")(synth.synth)
 app.command("eval")(evaluate.evaluate)
 app.add_typer(models.app, name="models")

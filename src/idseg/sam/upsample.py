@@ -151,9 +151,7 @@ def windowed_masks(
     return windows, torch.from_numpy(boxes).to(low_res.device), scores.to(low_res.device)
 
 
-def paste(
-    windows: list[np.ndarray], boxes: torch.Tensor, out_hw: tuple[int, int]
-) -> torch.Tensor:
+def paste(windows: list[np.ndarray], boxes: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
     """Full ``B x H x W`` boolean masks from windows and their ``x0, y0, x1, y1`` boxes.
 
     Example:
