@@ -8,7 +8,7 @@ import torch
 
 from _helpers import make_scene, mask_iou, meta_predictor
 from idseg.models.sam2 import bundled_sam2, load_sam2
-from idseg.sam.fast_decoder import FastMaskDecoder, supports_fast_decoder
+from idseg.sam.fast_decoder import FastMaskDecoder, default_chunk, supports_fast_decoder
 from idseg.sam.predictor import SAM2Predictor
 
 
@@ -91,3 +91,13 @@ def test_unsupported_decoder_falls_back(tiny_model):
     assert supports_fast_decoder(tiny_model)
     assert not supports_fast_decoder(torch.nn.Linear(2, 2))
     assert FastMaskDecoder(tiny_model, chunk=0).chunk == 1
+
+
+def test_default_chunk_grows_for_small_models(tiny_model):
+    assert int(tiny_model.image_size) == 256
+    assert default_chunk(tiny_model) == 64 == FastMaskDecoder(tiny_model).chunk
+
+    class Big:
+        image_size = 1024
+
+    assert default_chunk(Big()) == 4  # type: ignore[arg-type]

@@ -86,7 +86,9 @@ def test_many_boxes_in_one_call_match_meta(pair):
     for b in range(20):
         assert mask_iou(got.masks[b, 0], ref_masks[b, 0]) >= 0.999
     np.testing.assert_allclose(got.scores, ref_scores, atol=1e-4)
-    np.testing.assert_array_equal(ours.boxes_to_masks(boxes), got.masks[:, 0])
+    # boxes_to_masks decodes in other batches: float rounding may move a pixel at the threshold
+    for a, b in zip(ours.boxes_to_masks(boxes), got.masks[:, 0], strict=True):
+        assert mask_iou(a, b) >= 0.9999
 
 
 def test_refinement_with_mask_input_matches_meta(pair):

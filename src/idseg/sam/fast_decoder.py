@@ -74,6 +74,21 @@ class _ImageContext:
     feat_s0: torch.Tensor | None  # 1 x (s*s) x 16 x C0, sub-pixel layout of the second
 
 
+def default_chunk(model: SAM2Base) -> int:
+    """Prompt sets per chunk: :data:`CHUNK` at 1024 input, more for smaller models.
+
+    A prompt's tensors scale with the low-resolution mask area, ``(image_size / 4) ** 2``; small
+    models decode more prompts per chunk so that per-call overhead does not dominate (a 256-input
+    model: 64 at a time).
+
+    Example:
+        >>> default_chunk(model)  # doctest: +SKIP
+        4
+    """
+    side = int(getattr(model, "image_size", 1024)) // 4
+    return int(min(64, max(CHUNK, CHUNK * (256 * 256) // max(1, side * side))))
+
+
 def supports_fast_decoder(model: SAM2Base) -> bool:
     """Whether ``model``'s mask decoder has the standard layout :class:`FastMaskDecoder` needs.
 
@@ -132,7 +147,7 @@ class FastMaskDecoder:
     Args:
         model: A SAM2 model (its ``sam_prompt_encoder`` and ``sam_mask_decoder`` are used, not
             changed).
-        chunk: Prompt sets decoded together.
+        chunk: Prompt sets decoded together; default :func:`default_chunk`.
         dtype: Precision of the upscaling and hypernetwork product (``torch.bfloat16`` works
             on a copy of those weights taken now).
 
@@ -142,7 +157,7 @@ class FastMaskDecoder:
     """
 
     def __init__(
-        self, model: SAM2Base, chunk: int = CHUNK, dtype: torch.dtype = torch.float32
+        self, model: SAM2Base, chunk: int | None = None, dtype: torch.dtype = torch.float32
     ) -> None:
         self.model = model
         self.dtype = dtype
@@ -150,7 +165,7 @@ class FastMaskDecoder:
         self.up_decoder: Any = model.sam_mask_decoder  # upscaling and hypernetworks, in ``dtype``
         if dtype != torch.float32:
             self.up_decoder = copy.deepcopy(model.sam_mask_decoder).to(dtype)
-        self.chunk = max(1, int(chunk))
+        self.chunk = max(1, int(chunk)) if chunk is not None else default_chunk(model)
         self._ctx: _ImageContext | None = None
 
     def _context(self, emb: ImageEmbedding) -> _ImageContext:

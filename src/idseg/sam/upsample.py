@@ -52,7 +52,8 @@ class _Axis:
 class WindowedUpsampler:
     """Upsample ``h x w`` logits to ``out_hw`` inside the box where they can pass a threshold.
 
-    Works on NumPy float32 arrays (small per-mask operations cost less there than in PyTorch).
+    Takes and returns NumPy float32 arrays (counting and comparing cost less there than in
+    PyTorch); the interpolation itself runs on PyTorch's ``index_select``.
 
     Args:
         in_hw: ``(h, w)`` of the logits.
@@ -70,6 +71,11 @@ class WindowedUpsampler:
         self.in_hw, self.out_hw = in_hw, out_hw
         self.rows = _Axis.build(in_hw[0], out_hw[0])
         self.cols = _Axis.build(in_hw[1], out_hw[1])
+        self._torch = {
+            f"{axis}{name}": torch.from_numpy(getattr(getattr(self, attr), name))
+            for axis, attr in (("r", "rows"), ("c", "cols"))
+            for name in ("i0", "i1", "w0", "w1")
+        }
 
     def window(self, low: np.ndarray, floor: float) -> Window:
         """The upsampled logits of ``low`` (``h x w`` float32) where they can exceed ``floor``.
@@ -87,11 +93,15 @@ class WindowedUpsampler:
         y0, y1 = r.span(int(rows[0]), int(rows[-1]))
         x0, x1 = c.span(int(cols[0]), int(cols[-1]))
         sr0, sr1 = int(r.i0[y0]), int(r.i1[y1 - 1]) + 1
-        src = low[sr0:sr1]
-        wide = src[:, c.i0[x0:x1]] * c.w0[x0:x1] + src[:, c.i1[x0:x1]] * c.w1[x0:x1]
-        top = wide[r.i0[y0:y1] - sr0] * r.w0[y0:y1, None]
-        out = top + wide[r.i1[y0:y1] - sr0] * r.w1[y0:y1, None]
-        return Window(out, (x0, y0, x1, y1))
+        # PyTorch's index_select and in-place products: several times faster than NumPy's
+        # fancy indexing on large windows; the same operations, so the same values.
+        src = torch.from_numpy(low[sr0:sr1])
+        t = self._torch
+        wide = src.index_select(1, t["ci0"][x0:x1]).mul_(t["cw0"][x0:x1])
+        wide.add_(src.index_select(1, t["ci1"][x0:x1]).mul_(t["cw1"][x0:x1]))
+        out = wide.index_select(0, t["ri0"][y0:y1] - sr0).mul_(t["rw0"][y0:y1, None])
+        out.add_(wide.index_select(0, t["ri1"][y0:y1] - sr0).mul_(t["rw1"][y0:y1, None]))
+        return Window(out.numpy(), (x0, y0, x1, y1))
 
 
 @dataclass
