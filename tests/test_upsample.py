@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 from sam2.utils.amg import batched_mask_to_box, calculate_stability_score
 
-from idseg.sam.upsample import WindowedUpsampler, paste, windowed_binarise, windowed_masks
+from idseg.sam.upsample import (
+    WindowedUpsampler,
+    paste,
+    stability_upper_bound,
+    windowed_binarise,
+    windowed_masks,
+)
 
 
 def blobs(n: int, hw: tuple[int, int], seed: int = 0) -> torch.Tensor:
@@ -74,3 +80,30 @@ def test_windows_paste_back_and_boxes():
     for win, (x0, y0, x1, y1) in zip(windows, boxes.tolist(), strict=True):
         assert tuple(win.shape) == (y1 - y0, x1 - x0)
     assert torch.equal(batched_mask_to_box(full) >= 0, torch.ones(8, 4, dtype=torch.bool))
+
+
+@pytest.mark.parametrize(
+    ("in_hw", "out_hw"),
+    [((64, 64), (768, 1024)), ((32, 32), (300, 420)), ((16, 24), (100, 77)), ((64, 64), (37, 500))],
+)
+@pytest.mark.parametrize(("threshold", "offset"), [(0.0, 1.0), (0.5, 0.2), (0.0, 0.0)])
+def test_stability_bound_is_never_below_the_score(in_hw, out_hw, threshold, offset):
+    for seed in range(3):
+        low = blobs(40, in_hw, seed)
+        _, score = reference(low, out_hw, threshold, offset)
+        bound = stability_upper_bound(low, out_hw, threshold, offset)
+        finite = ~score.isnan()
+        assert bool((bound[finite] >= score[finite]).all())
+
+
+def test_stability_bound_rejects_unstable_masks():
+    """A shallow ramp is unstable (score about 0.5); a steep disc is stable; the bound tells."""
+    xx = torch.arange(32.0)[None, :].expand(32, 32)
+    shallow = (xx - 16) / 8.0  # logits -2..2 across the image
+    steep = torch.full((32, 32), -20.0)
+    steep[8:24, 8:24] = 20.0
+    low = torch.stack([shallow, steep])
+    _, score = reference(low, (128, 128), 0.0, 1.0)
+    bound = stability_upper_bound(low, (128, 128), 0.0, 1.0)
+    assert float(score[0]) < 0.6 and float(bound[0]) < 0.9  # dropped at Meta's 0.95
+    assert float(score[1]) > 0.95 and float(bound[1]) >= float(score[1])

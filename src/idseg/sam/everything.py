@@ -28,7 +28,9 @@ Differences from Meta's generator:
   pass the stability score's lower threshold (:mod:`idseg.sam.upsample`: every pixel outside is
   below it), so stability scores, masks and boxes are Meta's up to float rounding at the
   threshold; with ``windowed=False`` (and on a GPU) full-resolution float logits exist for a few
-  masks at a time and the results are Meta's pixel for pixel.
+  masks at a time and the results are Meta's pixel for pixel. Before any upsampling, candidates
+  whose stability score provably cannot reach ``stability_score_thresh`` (an upper bound from
+  the low-resolution logits, :func:`~idseg.sam.upsample.stability_upper_bound`) are dropped.
 * ``mode="fast"`` is a documented approximation (:mod:`idseg.sam.everything_fast`).
 * :meth:`EverythingGenerator.generate` returns typed :class:`~idseg.sam.results.Segments` sorted
   by area, largest first; :meth:`EverythingGenerator.generate_records` returns Meta's records in
@@ -71,7 +73,7 @@ from idseg.sam.predictor import (
 )
 from idseg.sam.results import Segments
 from idseg.sam.settings import EverythingSettings
-from idseg.sam.upsample import windowed_binarise
+from idseg.sam.upsample import stability_upper_bound, windowed_binarise
 
 if TYPE_CHECKING:
     from sam2.modeling.sam2_base import SAM2Base
@@ -255,6 +257,11 @@ class EverythingGenerator:
             data["low_res"], data["iou_preds"] = self._refine_m2m(emb, coords, data["low_res"])
         if s.pred_iou_thresh > 0.0:
             data.filter(data["iou_preds"] > s.pred_iou_thresh)
+        if s.stability_score_thresh > 0.0:  # never drops a mask Meta keeps: bound >= score
+            bound = stability_upper_bound(
+                data["low_res"], crop_hw, s.mask_threshold, s.stability_score_offset
+            )
+            data.filter(bound >= s.stability_score_thresh)
         windowed = self.windowed
         if windowed is None:  # per-mask windows beat batched upsampling on a CPU, not a GPU
             windowed = data["low_res"].device.type == "cpu"

@@ -41,7 +41,7 @@ from sam2.utils.amg import (
 
 from idseg.sam import postprocess as _post
 from idseg.sam.predictor import ImageEmbedding
-from idseg.sam.upsample import paste, windowed_masks
+from idseg.sam.upsample import paste, stability_upper_bound, windowed_masks
 
 if TYPE_CHECKING:
     from idseg.sam.everything import EverythingGenerator
@@ -177,11 +177,14 @@ class FastCrop:
             low_res, iou = self.gen._refine_m2m(
                 self.emb, coords.repeat_interleave(n_out, dim=0), low_res
             )
-        keep = (
-            iou > s.pred_iou_thresh
-            if s.pred_iou_thresh > 0.0
-            else torch.ones_like(iou, dtype=torch.bool)
-        )
+        keep = torch.ones_like(iou, dtype=torch.bool)
+        if s.pred_iou_thresh > 0.0:
+            keep &= iou > s.pred_iou_thresh
+        if s.stability_score_thresh > 0.0:  # exact: the bound is never below the score
+            bound = stability_upper_bound(
+                low_res, self.crop_hw, s.mask_threshold, s.stability_score_offset
+            )
+            keep &= bound >= s.stability_score_thresh
         low_res, iou, pts = low_res[keep], iou[keep], pts.repeat_interleave(n_out, dim=0)[keep]
         windows, offsets, stability = windowed_masks(
             low_res, self.crop_hw, s.mask_threshold, s.stability_score_offset

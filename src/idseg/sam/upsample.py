@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -196,3 +197,53 @@ def windowed_binarise(
     """
     windows, boxes, scores = windowed_masks(low_res, out_hw, mask_threshold, stability_score_offset)
     return paste(windows, boxes, out_hw), scores
+
+
+def stability_upper_bound(
+    low_res: torch.Tensor,
+    out_hw: tuple[int, int],
+    mask_threshold: float,
+    stability_score_offset: float,
+) -> torch.Tensor:
+    """An upper bound of Meta's stability score of each upsampled mask, from the logits alone.
+
+    An output pixel lies in one cell of the source grid (between source pixels ``i0`` and ``i1``
+    on each axis) and its bilinear value lies between the cell's smallest and largest corner. So
+    the pixels above ``t + offset`` are at most the pixels of cells with a corner above it, and
+    the pixels above ``t - offset`` at least those of cells with every corner above it. Their
+    ratio bounds the score from above (a margin of 1e-4 covers float rounding): a candidate whose
+    bound is below ``stability_score_thresh`` can be dropped without upsampling it.
+
+    Args:
+        low_res: ``B x h x w`` logits.
+        out_hw: ``(height, width)`` the masks would be upsampled to.
+        mask_threshold: Logit threshold of the masks.
+        stability_score_offset: Offset of the stability score.
+
+    Returns:
+        ``B`` float32 bounds (``inf`` where no cell lies wholly above the lower threshold).
+
+    Example:
+        >>> low = torch.full((1, 4, 4), -5.0); low[0, 1:3, 1:3] = 5.0
+        >>> bound = stability_upper_bound(low, (8, 8), 0.0, 1.0)
+        >>> _, score = windowed_binarise(low, (8, 8), 0.0, 1.0)
+        >>> bool(bound[0] >= score[0])
+        True
+    """
+    h, w = int(low_res.shape[-2]), int(low_res.shape[-1])
+    rows = _Axis.build(h, out_hw[0])
+    cols = _Axis.build(w, out_hw[1])
+    per_row = torch.from_numpy(np.bincount(rows.i0, minlength=h).astype(np.float32))
+    per_col = torch.from_numpy(np.bincount(cols.i0, minlength=w).astype(np.float32))
+    padded = F.pad(low_res.float()[:, None], (0, 1, 0, 1), mode="replicate")
+    corner_max = F.max_pool2d(padded, 2, stride=1)[:, 0]
+    corner_min = -F.max_pool2d(-padded, 2, stride=1)[:, 0]
+    margin = 1e-4
+    hi = (corner_max > mask_threshold + stability_score_offset - margin).float()
+    lo = (corner_min > mask_threshold - stability_score_offset + margin).float()
+    weights = per_row.to(low_res.device)[:, None] * per_col.to(low_res.device)[None, :]
+    most_inter = (hi * weights).sum(dim=(1, 2))
+    least_union = (lo * weights).sum(dim=(1, 2))
+    return torch.where(
+        least_union > 0, most_inter / least_union.clamp(min=1), torch.full_like(most_inter, np.inf)
+    )
