@@ -179,3 +179,19 @@ def test_cli_mode_flag_reaches_the_settings(tmp_path, tiny_checkpoint):
     bad = CliRunner().invoke(app, [*args, str(tiny_checkpoint), "--mode", "quick"])
     assert bad.exit_code != 0
     assert "mode must be one of" in bad.output
+
+
+def test_full_bf16_decoding_moves_logits_a_little(tiny_model, image):  # noqa: F811
+    fp32 = SAM2Predictor(tiny_model)
+    full = SAM2Predictor(tiny_model, decode_dtype="bfloat16-full")
+    assert full._fast is not None and full._fast.decoder is not tiny_model.sam_mask_decoder
+    assert tiny_model.sam_mask_decoder.iou_token.weight.dtype == torch.float32  # a copy
+    emb = fp32.embed(image)
+    coords = fp32.to_model_coords(np.array([[40.0, 50.0], [120.0, 90.0]]), image.shape[:2])
+    labels = torch.ones(2, 1, dtype=torch.int32)
+    ref, ref_iou = fp32.decode(emb, coords[:, None], labels)
+    got, got_iou = full.decode(emb, coords[:, None], labels)
+    assert got.dtype == got_iou.dtype == torch.float32
+    assert float((got - ref).abs().max()) <= 0.1 * float(ref.abs().max())
+    assert float((got_iou - ref_iou).abs().max()) <= 0.05
+    assert EverythingSettings(fast_dtype="bfloat16-full").fast_dtype == "bfloat16-full"

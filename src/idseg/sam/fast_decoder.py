@@ -150,6 +150,8 @@ class FastMaskDecoder:
         chunk: Prompt sets decoded together; default :func:`default_chunk`.
         dtype: Precision of the upscaling and hypernetwork product (``torch.bfloat16`` works
             on a copy of those weights taken now).
+        transformer_dtype: Precision of the two-way transformer and IoU head (``float32``
+            default; ``bfloat16`` on a copy, as SAM2 runs on GPUs under autocast).
 
     Example:
         >>> fast = FastMaskDecoder(model)  # doctest: +SKIP
@@ -157,14 +159,20 @@ class FastMaskDecoder:
     """
 
     def __init__(
-        self, model: SAM2Base, chunk: int | None = None, dtype: torch.dtype = torch.float32
+        self,
+        model: SAM2Base,
+        chunk: int | None = None,
+        dtype: torch.dtype = torch.float32,
+        transformer_dtype: torch.dtype = torch.float32,
     ) -> None:
         self.model = model
-        self.dtype = dtype
-        self.decoder: Any = model.sam_mask_decoder
-        self.up_decoder: Any = model.sam_mask_decoder  # upscaling and hypernetworks, in ``dtype``
-        if dtype != torch.float32:
-            self.up_decoder = copy.deepcopy(model.sam_mask_decoder).to(dtype)
+        self.dtype, self.transformer_dtype = dtype, transformer_dtype
+        copies: dict[torch.dtype, Any] = {torch.float32: model.sam_mask_decoder}
+        for dt in (dtype, transformer_dtype):
+            if dt not in copies:
+                copies[dt] = copy.deepcopy(model.sam_mask_decoder).to(dt)
+        self.decoder: Any = copies[transformer_dtype]  # transformer and IoU head
+        self.up_decoder: Any = copies[dtype]  # upscaling and hypernetworks
         self.chunk = max(1, int(chunk)) if chunk is not None else default_chunk(model)
         self._ctx: _ImageContext | None = None
 
@@ -173,9 +181,10 @@ class FastMaskDecoder:
         if self._ctx is not None and self._ctx.source is emb:
             return self._ctx
         dec, pe_mod, dt = self.decoder, self.model.sam_prompt_encoder, self.dtype
-        image = emb.image_embed.flatten(2).transpose(1, 2)  # 1 x L x C
-        pe = pe_mod.get_dense_pe().flatten(2).transpose(1, 2)
-        src = image + pe_mod.no_mask_embed.weight.reshape(1, 1, -1)
+        tt = self.transformer_dtype
+        image = emb.image_embed.to(tt).flatten(2).transpose(1, 2)  # 1 x L x C
+        pe = pe_mod.get_dense_pe().to(tt).flatten(2).transpose(1, 2)
+        src = image + pe_mod.no_mask_embed.weight.to(tt).reshape(1, 1, -1)
         layer0 = dec.transformer.layers[0]
         t2i, i2t = layer0.cross_attn_token_to_image, layer0.cross_attn_image_to_token
         kpe = src + pe
@@ -231,6 +240,14 @@ class FastMaskDecoder:
             ]
             return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
         dec = self.decoder
+        if sparse.dtype != self.transformer_dtype:
+            low, iou = self.decode(
+                emb,
+                sparse.to(self.transformer_dtype),
+                None if dense is None else dense.to(self.transformer_dtype),
+                multimask_output,
+            )
+            return low, iou.float()
         s = 1 if dec.pred_obj_scores else 0
         weights = [dec.iou_token.weight, dec.mask_tokens.weight]
         if dec.pred_obj_scores:

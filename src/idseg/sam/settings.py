@@ -41,7 +41,7 @@ from idseg.errors import ConfigError, InputError
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 MODES = ("exact", "fast")
-FAST_DTYPES = ("auto", "bfloat16", "float32")
+FAST_DTYPES = ("auto", "bfloat16", "bfloat16-full", "float32")
 #: Settings of idseg's own (not parameters of Meta's ``SAM2AutomaticMaskGenerator``).
 IDSEG_ONLY = ("mode", "fast_coarse_step", "fast_skip_area", "fast_dtype")
 
@@ -74,8 +74,10 @@ class EverythingSettings:
             grid (1 decodes every point in one pass).
         fast_skip_area: Fast mode: a later point is skipped when it lies inside an accepted mask
             covering less than this share of the crop (0 never skips).
-        fast_dtype: Fast mode's decoder precision: ``"auto"`` (bf16 where the hardware has it,
-            see :func:`~idseg.sam.predictor.bf16_is_fast`), ``"bfloat16"`` or ``"float32"``.
+        fast_dtype: Fast mode's decoder precision: ``"auto"`` (``bfloat16`` where the hardware
+            has it, else ``float32``), ``"bfloat16"`` (upscaling in bf16), ``"bfloat16-full"``
+            (the transformer too: faster, masks move more) or ``"float32"``; see
+            :func:`~idseg.sam.predictor.bf16_is_fast`.
 
     Raises:
         InputError: A value of the wrong type or out of range (see :meth:`validate`).
