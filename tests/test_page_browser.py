@@ -241,6 +241,17 @@ def test_document_mode_and_a_field_on_a_specimen_card(doc_server, browser):
     xs = [p[0] for p in portrait["image_polygon"]]
     ys = [p[1] for p in portrait["image_polygon"]]
     canvas = browser.find_element(By.ID, "canvas")
+    # One click gives three candidates; `c` shows the next one; Escape discards.
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, *at(browser, canvas, 400, 300)
+    ).click().perform()
+    wait_for(lambda: idle(browser) and body_data(browser, "pending-area"))
+    assert not browser.find_element(By.ID, "next").get_attribute("disabled")
+    browser.find_element(By.ID, "stage").send_keys("c")
+    wait_for(lambda: body_data(browser, "candidate") == "1")
+    assert "Candidate 2 of 3" in browser.find_element(By.ID, "status").text
+    browser.find_element(By.ID, "stage").send_keys(Keys.ESCAPE)
+    wait_for(lambda: body_data(browser, "pending-area") == "")
     label = browser.find_element(By.ID, "label")
     label.clear()
     label.send_keys("portrait")

@@ -89,7 +89,7 @@ def test_prompt_answers_equal_the_library(client, predictor):
         boxes=np.array(body["box"], float),
         embedding=predictor.embed(image),
     )
-    order = np.argsort(-ref.scores[0])
+    order = np.argsort(-ref.scores[0], kind="stable")
     assert len(got) == 3
     for item, i in zip(got, order, strict=True):
         assert np.array_equal(rle_to_mask(item["rle"]), ref.masks[0, i])
@@ -111,6 +111,28 @@ def test_prompt_answers_equal_the_library(client, predictor):
         embedding=predictor.embed(image),
     )
     assert np.array_equal(rle_to_mask(again.json()["masks"][0]["rle"]), ref2.masks[0, 0])
+    # Refining from another candidate: the third mask of a fresh multimask answer.
+    client.post(f"/v1/sessions/{sid}/predict", json={"points": [[60, 50]]})
+    third = client.post(
+        f"/v1/sessions/{sid}/predict",
+        json={"points": [[60, 50]], "refine": True, "candidate": 2, "multimask": False},
+    )
+    first = predictor.predict(
+        points=np.array([[60, 50]], float), labels=np.array([1]), embedding=predictor.embed(image)
+    )
+    pick = int(np.argsort(-first.scores[0], kind="stable")[2])
+    ref3 = predictor.predict(
+        points=np.array([[60, 50]], float),
+        labels=np.array([1]),
+        multimask_output=False,
+        mask_input=first.low_res_logits[0, pick : pick + 1],
+        embedding=predictor.embed(image),
+    )
+    assert np.array_equal(rle_to_mask(third.json()["masks"][0]["rle"]), ref3.masks[0, 0])
+    bad = client.post(
+        f"/v1/sessions/{sid}/predict", json={"points": [[60, 50]], "refine": True, "candidate": 2}
+    )
+    assert bad.status_code == 422 and "has 1" in bad.text  # the last answer had one mask
 
 
 def test_boxes_everything_and_polygons(client, predictor):

@@ -256,7 +256,11 @@ def _routes(api: FastAPI) -> None:
 
     @api.post("/v1/sessions/{session_id}/predict", tags=["sessions"])
     async def predict(request: Request, session_id: str, req: PromptRequest) -> dict[str, Any]:
-        """Points and/or a box (and the previous mask with ``refine``) to masks with scores."""
+        """Points and/or a box (and a previous mask with ``refine``) to masks, best first.
+
+        ``refine`` feeds candidate ``candidate`` (0: the best) of this session's previous answer
+        back as the mask input, as SAM's interactive loop does.
+        """
         models: Models = request.app.state.models
         predictor = models.need_sam()
         session = _session(request, session_id)
@@ -264,9 +268,16 @@ def _routes(api: FastAPI) -> None:
 
         def work() -> dict[str, Any]:
             with session.lock, models.sam_lock:
-                mask_input = session.last_logits if req.refine else None
-                if req.refine and mask_input is None:
-                    raise InputError("refine needs an earlier answer in this session")
+                mask_input = None
+                if req.refine:
+                    last = session.last_logits
+                    if last is None or req.candidate >= len(last):
+                        got = 0 if last is None else len(last)
+                        raise InputError(
+                            f"refine needs candidate {req.candidate} of an earlier answer in "
+                            f"this session; the last answer has {got}"
+                        )
+                    mask_input = last[req.candidate : req.candidate + 1]
                 answer = predictor.predict(
                     points=np.asarray(req.points, dtype=np.float64) if req.points else None,
                     labels=np.asarray(req.labels or [1] * len(req.points)) if req.points else None,
@@ -275,9 +286,8 @@ def _routes(api: FastAPI) -> None:
                     multimask_output=req.multimask,
                     embedding=session.embedding,
                 )
-                best = int(np.argmax(answer.scores[0]))
-                session.last_logits = answer.low_res_logits[0, best : best + 1]
-            order = np.argsort(-answer.scores[0])
+                order = np.argsort(-answer.scores[0], kind="stable")
+                session.last_logits = answer.low_res_logits[0][order]
             masks = [
                 encode_mask(answer.masks[0, i], req.format, answer.scores[0, i]) for i in order
             ]

@@ -21,7 +21,8 @@ class PromptRequest(_Strict):
     points: list[tuple[float, float]] = Field(default_factory=list)
     labels: list[Literal[0, 1]] = Field(default_factory=list)
     box: tuple[float, float, float, float] | None = None
-    refine: bool = Field(False, description="Use the session's previous mask as mask input.")
+    refine: bool = Field(False, description="Use a mask of the previous answer as mask input.")
+    candidate: int = Field(0, ge=0, le=2, description="With refine: which mask (0 = the best).")
     multimask: bool = Field(True, description="Three candidates (best for a single click).")
     format: Formats = "rle"
 

@@ -14,7 +14,11 @@ import numpy as np
 
 @dataclass
 class Session:
-    """One uploaded image: pixels, embedding (when a SAM2 model is served), last mask logits."""
+    """One uploaded image and what the service keeps of it.
+
+    The pixels, the embedding (when a SAM2 model is served) and the last answer's low-resolution
+    logits (``K x h x w``, best first) for refinement.
+    """
 
     id: str
     image: np.ndarray

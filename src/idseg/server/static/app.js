@@ -104,14 +104,20 @@ async function predict() {
     points: points.map((p) => [p.x, p.y]), labels: points.map((p) => p.label),
     box: boxes.length ? boxes[boxes.length - 1].box : null,
     refine: Boolean(state.pending) && !state.undoing,
+    candidate: state.candidate || 0,
     multimask: points.length === 1 && !boxes.length, format: FORMATS,
   };
   state.busy = true; refresh();
   try {
     const answer = await post(`/v1/sessions/${state.session.session_id}/predict`, payload);
-    const best = answer.masks[answer.best];
-    state.pending = await asObject(best, $("label").value || "object", colorOf(state.objects.length));
-    status(`Mask: ${best.area} px, score ${best.score.toFixed(3)}.`);
+    const label = $("label").value || "object";
+    const color = colorOf(state.objects.length);
+    state.candidates = await Promise.all(answer.masks.map((m) => asObject(m, label, color)));
+    state.candidate = 0;
+    state.pending = state.candidates[0];
+    const best = answer.masks[0];
+    const more = answer.masks.length > 1 ? ` (${answer.masks.length} candidates: c for the next)` : "";
+    status(`Mask: ${best.area} px, score ${best.score.toFixed(3)}${more}.`);
   } catch (err) {
     status(`Prompt failed: ${err.message}`, true);
   } finally {
@@ -119,16 +125,25 @@ async function predict() {
   }
 }
 
+function nextCandidate() {
+  if (!state.pending || !state.candidates || state.candidates.length < 2) return;
+  state.candidate = (state.candidate + 1) % state.candidates.length;
+  state.pending = state.candidates[state.candidate];
+  status(`Candidate ${state.candidate + 1} of ${state.candidates.length}: ${state.pending.area} px, `
+    + `score ${state.pending.score.toFixed(3)}.`);
+  refresh();
+}
+
 function accept() {
   if (!state.pending) return;
   state.objects.push(state.pending);
-  state.pending = null; state.prompts = [];
+  state.pending = null; state.prompts = []; state.candidates = null; state.candidate = 0;
   status(`Accepted ${state.objects.length} object(s).`);
   refresh();
 }
 
 function discard() {
-  state.pending = null; state.prompts = [];
+  state.pending = null; state.prompts = []; state.candidates = null; state.candidate = 0;
   status("Discarded.");
   refresh();
 }
@@ -280,6 +295,7 @@ function render() {
 function refresh() {
   const sam = Boolean(state.session?.sam2) && !state.busy;
   $("accept").disabled = !state.pending || state.busy;
+  $("next").disabled = !state.candidates || state.candidates.length < 2 || state.busy;
   $("discard").disabled = !(state.pending || state.prompts.length) || state.busy;
   $("undo").disabled = !(state.prompts.length || state.objects.length) || state.busy;
   $("everything").disabled = !sam;
@@ -298,6 +314,7 @@ function refresh() {
   }));
   document.body.dataset.objects = String(state.objects.length);
   document.body.dataset.pendingArea = state.pending ? String(state.pending.area) : "";
+  document.body.dataset.candidate = String(state.candidate || 0);
   document.body.dataset.busy = String(state.busy);
   render();
 }
@@ -337,6 +354,7 @@ window.addEventListener("mouseup", (e) => {
 
 $("file").addEventListener("change", (e) => openFile(e.target.files[0]));
 $("accept").addEventListener("click", accept);
+$("next").addEventListener("click", nextCandidate);
 $("discard").addEventListener("click", discard);
 $("undo").addEventListener("click", undo);
 $("everything").addEventListener("click", everything);
@@ -363,6 +381,7 @@ document.addEventListener("keydown", (e) => {
   else if (key === "e") everything();
   else if (key === "d") documentMode();
   else if (key === "p") $("view").click();
+  else if (key === "c") nextCandidate();
   else if (key === "o") $("file").click();
   else return;
   e.preventDefault();
