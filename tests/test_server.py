@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -95,7 +96,7 @@ def test_prompt_answers_equal_the_library(client, predictor):
         assert np.array_equal(rle_to_mask(item["rle"]), ref.masks[0, i])
         assert item["score"] == pytest.approx(float(ref.scores[0, i]), abs=1e-6)
         assert item["area"] == int(ref.masks[0, i].sum())
-        decoded = np.array(Image.open(io.BytesIO(__import__("base64").b64decode(item["png"]))))
+        decoded = np.array(Image.open(io.BytesIO(base64.b64decode(item["png"]))))
         assert np.array_equal(decoded.astype(bool), ref.masks[0, i])
     # Refinement: the best answer's logits go back in as the mask input.
     best = int(np.argmax(ref.scores[0]))
@@ -167,6 +168,13 @@ def test_documents_endpoint_equals_the_pipeline(client, pipeline):
     assert [f["class"] for f in got["documents"][0]["fields"]] == [
         f["class"] for f in ref["documents"][0]["fields"]
     ]
+    assert "rectified_png" not in got["documents"][0]
+    with_images = client.post("/v1/documents?images=true", content=data).json()["documents"][0]
+    doc = pipeline.analyze(data).documents[0]
+    rect = np.array(Image.open(io.BytesIO(base64.b64decode(with_images["rectified_png"]))))
+    labels = np.array(Image.open(io.BytesIO(base64.b64decode(with_images["fields_png"]))))
+    assert np.array_equal(rect, doc.rectified)
+    assert np.array_equal(labels, doc.field_map)
 
 
 def counting(predictor, monkeypatch) -> list[int]:

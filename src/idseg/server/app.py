@@ -29,7 +29,7 @@ from idseg.errors import (
     UnsupportedFormatError,
 )
 from idseg.io.images import load_image
-from idseg.server.encode import encode_mask
+from idseg.server.encode import encode_mask, png_base64
 from idseg.server.limits import BodyLimitMiddleware
 from idseg.server.schemas import BoxesRequest, EverythingRequest, PromptRequest
 from idseg.server.sessions import Session, SessionStore
@@ -346,8 +346,12 @@ def _routes(api: FastAPI) -> None:
         return await _run(request, work)
 
     @api.post("/v1/documents", tags=["documents"])
-    async def documents(request: Request) -> dict[str, Any]:
-        """The document pipeline on an uploaded photo (the raw file as the body)."""
+    async def documents(request: Request, images: bool = False) -> dict[str, Any]:
+        """The document pipeline on an uploaded photo (the raw file as the body).
+
+        With ``?images=true`` each document also carries ``rectified_png`` (base64 PNG of the
+        rectified document) and ``fields_png`` (its field label map, class indices).
+        """
         models: Models = request.app.state.models
         if models.pipeline is None:
             raise HTTPException(409, "the document pipeline is not loaded")
@@ -358,7 +362,12 @@ def _routes(api: FastAPI) -> None:
             image = _decode(body, settings.max_pixels)
             assert models.pipeline is not None
             result = models.pipeline.analyze(image)
-            return result.to_dict()
+            out = result.to_dict()
+            if images:
+                for doc, item in zip(result.documents, out["documents"], strict=True):
+                    item["rectified_png"] = png_base64(doc.rectified)
+                    item["fields_png"] = png_base64(doc.field_map)
+            return out
 
         return await _run(request, work)
 

@@ -15,15 +15,18 @@ from idseg.geometry import mask_to_polygons
 from idseg.sam.results import mask_bbox_xyxy
 
 
-def png_base64(mask: np.ndarray) -> str:
-    """A boolean mask as a base64 1-bit PNG.
+def png_base64(array: np.ndarray) -> str:
+    """A boolean mask (1-bit), a label map (8-bit) or an RGB image as a base64 PNG.
 
     Example:
         >>> png_base64(np.ones((2, 2), bool))[:8]
         'iVBORw0K'
     """
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(mask, dtype=bool)).save(buf, format="PNG", optimize=True)
+    arr = np.asarray(array)
+    if arr.dtype != bool:
+        arr = arr.astype(np.uint8)
+    Image.fromarray(arr).save(buf, format="PNG", optimize=arr.dtype == bool)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
