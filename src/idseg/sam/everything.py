@@ -232,15 +232,19 @@ class EverythingGenerator:
         logger.debug("crop %s (layer %d): %d masks", crop_box, layer_idx, n)
         return data
 
-    def _process_batch(
-        self,
-        emb: ImageEmbedding,
-        points: np.ndarray,
-        crop_box: list[int],
-        crop_hw: tuple[int, int],
-        orig_hw: tuple[int, int],
+    def _decode_candidates(
+        self, emb: ImageEmbedding, points: np.ndarray, crop_hw: tuple[int, int]
     ) -> MaskData:
-        s, pred = self.settings, self.predictor
+        """Decode grid points (crop pixels) into the candidates worth upsampling.
+
+        Keeps those whose predicted IoU passes ``pred_iou_thresh`` and whose stability score can
+        still reach ``stability_score_thresh`` (an upper bound from the low-resolution logits;
+        never drops a mask Meta keeps). Shared by exact and fast mode.
+
+        Returns:
+            ``MaskData`` with ``low_res`` (``N x h x w`` logits), ``iou_preds`` and ``points``.
+        """
+        s, pred = self.settings, self.decoding_predictor
         pts = torch.as_tensor(points, dtype=torch.float32, device=pred.device)
         coords = pred.to_model_coords(points, crop_hw)  # float32 first, as Meta's transform
         labels = torch.ones((len(pts), 1), dtype=torch.int32, device=pred.device)
@@ -257,11 +261,23 @@ class EverythingGenerator:
             data["low_res"], data["iou_preds"] = self._refine_m2m(emb, coords, data["low_res"])
         if s.pred_iou_thresh > 0.0:
             data.filter(data["iou_preds"] > s.pred_iou_thresh)
-        if s.stability_score_thresh > 0.0:  # never drops a mask Meta keeps: bound >= score
+        if s.stability_score_thresh > 0.0:
             bound = stability_upper_bound(
                 data["low_res"], crop_hw, s.mask_threshold, s.stability_score_offset
             )
             data.filter(bound >= s.stability_score_thresh)
+        return data
+
+    def _process_batch(
+        self,
+        emb: ImageEmbedding,
+        points: np.ndarray,
+        crop_box: list[int],
+        crop_hw: tuple[int, int],
+        orig_hw: tuple[int, int],
+    ) -> MaskData:
+        s, pred = self.settings, self.predictor
+        data = self._decode_candidates(emb, points, crop_hw)
         windowed = self.windowed
         if windowed is None:  # per-mask windows beat batched upsampling on a CPU, not a GPU
             windowed = data["low_res"].device.type == "cpu"

@@ -41,7 +41,7 @@ from sam2.utils.amg import (
 
 from idseg.sam import postprocess as _post
 from idseg.sam.predictor import ImageEmbedding
-from idseg.sam.upsample import paste, stability_upper_bound, windowed_masks
+from idseg.sam.upsample import paste, windowed_masks
 
 if TYPE_CHECKING:
     from idseg.sam.everything import EverythingGenerator
@@ -165,32 +165,18 @@ class FastCrop:
         return data
 
     def _batch(self, points: np.ndarray) -> MaskData:
-        s, pred = self.gen.settings, self.gen.decoding_predictor
+        s = self.gen.settings
         self.decoded += len(points)
-        coords = pred.to_model_coords(points, self.crop_hw)
-        labels = torch.ones((len(points), 1), dtype=torch.int32, device=pred.device)
-        low_res, iou = pred.decode(self.emb, coords[:, None, :], labels, None, s.multimask_output)
-        n_out = low_res.shape[1]
-        pts = torch.as_tensor(points, dtype=torch.float32, device=pred.device)
-        low_res, iou = low_res.flatten(0, 1), iou.flatten(0, 1)
-        if s.use_m2m:
-            low_res, iou = self.gen._refine_m2m(
-                self.emb, coords.repeat_interleave(n_out, dim=0), low_res
-            )
-        keep = torch.ones_like(iou, dtype=torch.bool)
-        if s.pred_iou_thresh > 0.0:
-            keep &= iou > s.pred_iou_thresh
-        if s.stability_score_thresh > 0.0:  # exact: the bound is never below the score
-            bound = stability_upper_bound(
-                low_res, self.crop_hw, s.mask_threshold, s.stability_score_offset
-            )
-            keep &= bound >= s.stability_score_thresh
-        low_res, iou, pts = low_res[keep], iou[keep], pts.repeat_interleave(n_out, dim=0)[keep]
+        found = self.gen._decode_candidates(self.emb, points, self.crop_hw)
         windows, offsets, stability = windowed_masks(
-            low_res, self.crop_hw, s.mask_threshold, s.stability_score_offset
+            found["low_res"], self.crop_hw, s.mask_threshold, s.stability_score_offset
         )
         data = MaskData(
-            windows=windows, offsets=offsets, iou_preds=iou, points=pts, stability_score=stability
+            windows=windows,
+            offsets=offsets,
+            iou_preds=found["iou_preds"],
+            points=found["points"],
+            stability_score=stability,
         )
         if s.stability_score_thresh > 0.0:
             data.filter(data["stability_score"] >= s.stability_score_thresh)
