@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from idseg.cli._common import say, user_errors
-
-if TYPE_CHECKING:
-    from idseg.config import IdsegConfig
-    from idseg.sam.predictor import SAM2Predictor
 
 
 def serve(
@@ -78,29 +73,20 @@ def serve(
             session_ttl_s=session_ttl,
             cors_origins=tuple(cors_origin),
         )
-        predictor = _predictor(cfg) if cfg.model.checkpoint else None
+        m = cfg.model
+        predictor = None
+        if m.checkpoint:
+            from idseg.sam.predictor import SAM2Predictor
+
+            predictor = SAM2Predictor.from_pretrained(
+                m.checkpoint, m.config, device=m.device, offline=m.offline
+            )
         pipeline = None
         if not no_documents:
             from idseg.documents.pipeline import DocumentPipeline
+            from idseg.models.sam2 import select_device
 
-            pipeline = DocumentPipeline(device=_torch_device(cfg.model.device))
+            pipeline = DocumentPipeline(device=str(select_device(m.device)))
         app = create_app(predictor, pipeline, settings)
     say(f"idseg serving on http://{host}:{port}/ (API docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def _predictor(cfg: IdsegConfig) -> SAM2Predictor:
-    from idseg.models.sam2 import load_resolved, resolve_model
-    from idseg.sam.predictor import SAM2Predictor
-
-    m = cfg.model
-    resolved = resolve_model(m.checkpoint, m.config, offline=m.offline)
-    return SAM2Predictor(load_resolved(resolved, m.device))
-
-
-def _torch_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

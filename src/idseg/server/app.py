@@ -22,7 +22,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from idseg._version import __version__
 from idseg.errors import (
-    CorruptImageError,
     IdsegError,
     ImageTooLargeError,
     InputError,
@@ -141,9 +140,7 @@ async def _run(request: Request, fn: Any, *args: Any) -> Any:
         raise HTTPException(413, str(exc)) from None
     except UnsupportedFormatError as exc:
         raise HTTPException(415, str(exc)) from None
-    except (CorruptImageError, InputError) as exc:
-        raise HTTPException(422, str(exc)) from None
-    except IdsegError as exc:
+    except IdsegError as exc:  # InputError, CorruptImageError and the rest
         raise HTTPException(422, str(exc)) from None
 
 
