@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from idseg.data.prepare import (
+    HIDDEN_MIN_VISIBLE,
     LOCALIZER_CLASSES,
+    LOCALIZER_HIDDEN_CLASSES,
     fields_dataset,
     instance_map,
     localizer_dataset,
@@ -202,6 +204,51 @@ def test_localizer_dataset_amodal_labels_the_whole_quad_under_occluders(tmp_path
     assert hidden_total > 0, "the occluders hid part of the documents"
 
 
+def _write_one_card_dataset(root: Path, seen: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 60 x 80 photo of one card (quad [10, 10]-[70, 48]) with a thumb on it; its mask, quad."""
+    from idseg.io.writers import save_label_png
+
+    for sub in ("images", "masks", "quads", "polygons"):
+        (root / sub).mkdir(parents=True)
+    mask = np.zeros((60, 80), np.uint8)
+    mask[10:48, 10:70] = 1
+    mask[20:30, 30:40] = 0  # a thumb covers the card there
+    mask[40:60, 60:80] = 0  # and a hand its lower right corner
+    quad = [[10, 10], [70, 10], [70, 48], [10, 48]]
+    cv2.imwrite(str(root / "images" / "a.png"), np.full((60, 80, 3), 128, np.uint8))
+    save_label_png(mask, root / "masks" / "a.png")
+    (root / "quads" / "a.json").write_text(json.dumps({"quads": [quad]}))
+    doc = {"kind": "td1", "quad": quad, "visible_fraction": seen, "fields": []}
+    (root / "polygons" / "a.json").write_text(json.dumps({"documents": [doc]}))
+    (root / "dataset.json").write_text(json.dumps({"classes": list(CLASS_NAMES)}))
+    return mask, np.array(quad, float)
+
+
+@pytest.mark.parametrize("seen", [0.9, 0.2])
+def test_localizer_dataset_hidden_labels_what_covers_a_seen_document(tmp_path: Path, seen: float):
+    mask, _ = _write_one_card_dataset(tmp_path / "src", seen)
+    localizer_dataset(tmp_path / "src", tmp_path / "hid", hidden=True)
+    localizer_dataset(tmp_path / "src", tmp_path / "plain")
+    out = _read_mask(tmp_path / "hid" / "masks" / "a.png")
+    plain = _read_mask(tmp_path / "plain" / "masks" / "a.png")
+    meta = json.loads((tmp_path / "hid" / "dataset.json").read_text())
+    assert meta["classes"] == list(LOCALIZER_HIDDEN_CLASSES)
+    covered = np.zeros_like(mask, bool)
+    covered[20:30, 30:40] = True
+    covered[40:48, 60:70] = True  # the hand, inside the quad only
+    if seen >= HIDDEN_MIN_VISIBLE:
+        assert ((out == 3) == covered).all()
+        assert (out[~covered] == plain[~covered]).all()  # the rest as without hidden
+    else:  # too little of it is seen to say where it lies: nothing is labelled hidden
+        assert (out == plain).all()
+
+
+def test_localizer_dataset_amodal_and_hidden_exclude_each_other(tmp_path: Path):
+    _write_one_card_dataset(tmp_path / "src", 1.0)
+    with pytest.raises(InputError, match="one of amodal"):
+        localizer_dataset(tmp_path / "src", tmp_path / "x", amodal=True, hidden=True)
+
+
 def test_outline_edges_ignore_occluders_and_the_frame():
     quad = np.array([[-10, 2], [20, 2], [20, 14], [-10, 14]], float)  # leaves the frame on the left
     inst = instance_map((16, 24), [quad], np.ones((16, 24), bool))
@@ -304,3 +351,18 @@ def test_dataset_without_quads_is_refused(tmp_path: Path):
     cv2.imwrite(str(src / "masks" / "a.png"), np.zeros((8, 8), np.uint8))
     with pytest.raises(InputError, match="quad"):
         localizer_dataset(src, tmp_path / "l")
+
+
+def test_cli_prepare_localizer_hidden(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from idseg.cli.data import app
+
+    _write_one_card_dataset(tmp_path / "src", 0.9)
+    args = ["prepare", "localizer", str(tmp_path / "src"), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "--hidden", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["images"] == 1
+    assert int((_read_mask(tmp_path / "out" / "masks" / "a.png") == 3).sum()) == 100 + 80
+    both = CliRunner().invoke(app, [*args, "--hidden", "--amodal", "--force"])
+    assert both.exit_code != 0 and "one of amodal" in " ".join(both.output.split())

@@ -375,6 +375,30 @@ def test_init_starts_from_another_runs_weights(synth: Path, tmp_path: Path):
     assert saved["train"]["init"] == str((tmp_path / "base" / "last.pt").absolute())
 
 
+def test_init_may_add_classes_after_the_checkpoints(synth: Path, tmp_path: Path):
+    from idseg.train.data import open_training_data as open_data
+    from idseg.train.unet_setup import build_run
+
+    train_unet(_cfg(synth, epochs=1, classes=list(NAMES[:3])), tmp_path / "base")
+    base, _ = load_unet(tmp_path / "base" / "last.pt")
+    cfg = _cfg(synth, epochs=1, classes=list(NAMES[:4]), init=str(tmp_path / "base" / "last.pt"))
+    run = build_run(
+        cfg, open_data(cfg.data or "", None, cfg.val_ratio, cfg.seed), torch.device("cpu")
+    )
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        old, new = base.eval()(x), run.model.eval()(x)
+    assert new.shape[1] == 4
+    torch.testing.assert_close(new[:, :3], old)  # the widened model predicts what it did
+    torch.testing.assert_close(new[:, 3], old[:, 0] - 2.0)  # the new class: background, lower
+    assert train_unet(cfg, tmp_path / "wide").epochs == 1
+    with pytest.raises(ConfigError, match="more after them"):  # classes may not go in between
+        train_unet(
+            _cfg(synth, epochs=1, classes=[NAMES[0], NAMES[3], NAMES[1], NAMES[2]], init=cfg.init),
+            tmp_path / "c",
+        )
+
+
 def test_init_refuses_another_architecture_or_classes(synth: Path, tmp_path: Path):
     train_unet(_cfg(synth, epochs=1), tmp_path / "base")
     init = str(tmp_path / "base" / "last.pt")

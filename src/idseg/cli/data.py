@@ -182,6 +182,11 @@ def prepare(
         "--amodal",
         help="localizer: label each document's whole quad, also under hands and objects.",
     ),
+    hidden: bool = typer.Option(
+        False,
+        "--hidden",
+        help="localizer: add a 4th class, 'hidden': document parts under hands and objects.",
+    ),
     copies: int = typer.Option(1, min=1, help="fields: crops per document (each re-jittered)."),
     seed: int = typer.Option(0, help="fields: seed of the jitter."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
@@ -199,7 +204,9 @@ def prepare(
         raise typer.BadParameter(f"TASK must be localizer or fields, got {task!r}")
     with user_errors():
         if task == "localizer":
-            report = localizer_dataset(src, out, edge=edge, amodal=amodal, overwrite=force)
+            report = localizer_dataset(
+                src, out, edge=edge, amodal=amodal, hidden=hidden, overwrite=force
+            )
         else:
             report = fields_dataset(
                 src, out, jitter=jitter, copies=copies, seed=seed, overwrite=force

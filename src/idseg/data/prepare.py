@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "LOCALIZER_CLASSES",
+    "LOCALIZER_HIDDEN_CLASSES",
     "PrepareReport",
     "fields_dataset",
     "instance_map",
@@ -53,6 +54,10 @@ __all__ = [
 
 #: Classes of the localiser's masks.
 LOCALIZER_CLASSES: tuple[str, ...] = ("background", "document", "edge")
+#: Classes of a localiser that also completes documents under what covers them (``hidden=True``).
+LOCALIZER_HIDDEN_CLASSES: tuple[str, ...] = (*LOCALIZER_CLASSES, "hidden")
+#: Documents less visible than this get no ``hidden`` label (see :func:`localizer_dataset`).
+HIDDEN_MIN_VISIBLE = 0.3
 
 
 @dataclass
@@ -213,6 +218,7 @@ def localizer_dataset(
     out: str | Path,
     edge: float = 0.008,
     amodal: bool = False,
+    hidden: bool = False,
     overwrite: bool = False,
 ) -> PrepareReport:
     """Write the localiser's training set: the same images, masks of background/document/edge.
@@ -226,16 +232,24 @@ def localizer_dataset(
             model learns to complete a document behind what covers it, as its quad (the
             annotation of MIDV and of idseg's own test sets) does. Otherwise only the visible
             document pixels are labelled.
+        hidden: Keep document and edge as they are seen and add a fourth class, ``hidden``:
+            the parts of each document's quad that a hand, a pen or another object covers
+            (not those under another document; nor documents less than 30 % visible, whose
+            place nothing in the photo shows). One model then gives both the visible document
+            and its completion, and the localiser can choose between them.
         overwrite: Replace a non-empty ``out`` that is not an idseg dataset.
 
     Returns:
         What was written and what was skipped (unreadable files, bad quads).
 
     Raises:
-        InputError: ``data`` is not a document dataset with quads, or ``out`` is not replaceable.
+        InputError: ``data`` is not a document dataset with quads, ``out`` is not replaceable,
+            or both ``amodal`` and ``hidden``.
     """
     if not 0 < edge < 0.1:
         raise InputError(f"edge must be a share of the image side in (0, 0.1), got {edge}")
+    if amodal and hidden:
+        raise InputError("choose one of amodal (whole quads as document) and hidden (a 4th class)")
 
     def work(sample: Sample, tmp: Path, report: PrepareReport, groups: dict[str, str]) -> None:
         assert sample.quad_path is not None  # filtered by _each_sample
@@ -252,13 +266,29 @@ def localizer_dataset(
         width = max(2, round(edge * max(classes.shape)))
         labels = np.where(visible, 1, 0).astype(np.uint8)
         labels[outline_edges(classes.shape, quads, inst, width)] = 2
+        if hidden:
+            labels[_hidden_parts(sample, quads, visible)] = 3
         labels[classes >= len(CLASS_NAMES)] = 255
         _link_or_copy(sample.image_path, tmp / "images" / sample.image_path.name)
         save_label_png(labels, tmp / "masks" / f"{sample.name}.png")
         groups[sample.image_path.name] = sample.group
         report.images += 1
 
-    return _each_sample(data, out, overwrite, "prepare-localizer", LOCALIZER_CLASSES, work)
+    classes = LOCALIZER_HIDDEN_CLASSES if hidden else LOCALIZER_CLASSES
+    return _each_sample(data, out, overwrite, "prepare-localizer", classes, work)
+
+
+def _hidden_parts(sample: Sample, quads: list[np.ndarray], visible: np.ndarray) -> np.ndarray:
+    """Pixels inside a document's quad where no document is seen: something covers it there.
+
+    Documents less than ``HIDDEN_MIN_VISIBLE`` visible (a card wholly under a sheet of paper)
+    are left out: nothing in the photo shows where they are, so labelling them would teach the
+    model to imagine documents inside plain paper.
+    """
+    whole = instance_map(visible.shape, quads, np.ones(visible.shape, bool))
+    _, seen = _document_facts(sample, len(quads))
+    shown = [i + 1 for i, share in enumerate(seen) if share >= HIDDEN_MIN_VISIBLE]
+    return np.isin(whole, shown) & ~visible
 
 
 def _jitter(quad: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,11 @@ def loader_workers(cfg: UNetTrainConfig, device: torch.device) -> int:
 def load_initial_weights(model: UNet, path: str, classes: tuple[str, ...]) -> None:
     """Start ``model`` from the weights of another run's checkpoint (fine-tuning).
 
+    The checkpoint's classes must be this run's, or their beginning: a run may add classes
+    (``background, document, edge`` -> ``..., hidden``). Each added class's output channel then
+    starts as a copy of class 0's (background), biased 2 logits below it, so the widened model
+    first predicts what the checkpoint did and the new class grows out of the first one.
+
     Raises:
         CheckpointError: The file is missing or not a U-Net checkpoint.
         ConfigError: Its architecture or classes differ from this run's.
@@ -244,16 +249,27 @@ def load_initial_weights(model: UNet, path: str, classes: tuple[str, ...]) -> No
     from idseg.models.unet_io import load_unet
 
     source, info = load_unet(path)
-    if tuple(info.classes) != tuple(classes):
+    old = tuple(info.classes)
+    added = len(classes) - len(old)
+    if old != tuple(classes[: len(old)]) or (
+        added and (info.binary or model.config.num_classes < 3)
+    ):
         raise ConfigError(
-            f"init checkpoint {Path(path).name!r} predicts {list(info.classes)}, this run {list(classes)}"
+            f"init checkpoint {Path(path).name!r} predicts {list(old)}, this run {list(classes)} "
+            "(the same classes are needed, or more after them for a multi-class model)"
         )
-    if source.config != model.config:
+    if replace(source.config, num_classes=model.config.num_classes) != model.config:
         raise ConfigError(
             f"init checkpoint {Path(path).name!r} has another architecture "
             f"({source.config.to_dict()}) than this run ({model.config.to_dict()})"
         )
-    model.load_state_dict(source.state_dict())
+    state = source.state_dict()
+    if added:
+        weight, bias = state["head.weight"], state["head.bias"]
+        state["head.weight"] = torch.cat([weight, weight[:1].repeat(added, 1, 1, 1)])
+        state["head.bias"] = torch.cat([bias, (bias[:1] - 2.0).repeat(added)])
+        logger.info("added class(es) %s to the init checkpoint's head", list(classes[len(old) :]))
+    model.load_state_dict(state)
     logger.info("weights initialised from %s (epoch %d)", Path(path).name, info.epoch)
 
 
