@@ -37,8 +37,11 @@ def main() -> None:
     parser.add_argument("paths", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--cell", type=int, default=320)
+    parser.add_argument(
+        "--localizer", type=Path, default=None, help="Another localiser checkpoint."
+    )
     args = parser.parse_args()
-    pipe = DocumentPipeline()
+    pipe = DocumentPipeline(localizer=args.localizer)
     tiles, labels = [], []
     for path in discover_images(args.paths).images:
         image = load_image(path)
@@ -49,7 +52,12 @@ def main() -> None:
             tiles.append(_field_view(doc))
             labels.append(f"{path.stem} #{i} {doc.kind or '?'} {doc.score:.2f}")
         record = [
-            {"kind": d.kind, "score": round(d.score, 3), "quad": np.round(d.quad, 1).tolist()}
+            {
+                "kind": d.kind,
+                "score": round(d.score, 3),
+                "completed": d.completed,
+                "quad": np.round(d.quad, 1).tolist(),
+            }
             for d in result.documents
         ]
         print(path.name, json.dumps(record))

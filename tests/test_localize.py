@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from idseg.documents.evaluate import quad_iou
-from idseg.documents.localize import Localized, Localizer, _regions, best_quad
+from idseg.documents.localize import (
+    Localized,
+    Localizer,
+    _regions,
+    best_quad,
+    complete,
+    seen,
+)
 
 H, W = 180, 260
 WINDOW = (0, 0, W, H)
@@ -123,3 +130,87 @@ def test_a_closer_look_with_a_document_shape_replaces_a_shapeless_first_document
     card = _loc(np.array([[100, 10], [260, 10], [260, 111], [100, 111]]), 0.9, 0.85)
     out = _Fixed([card])._closer(np.zeros((1, 1, 3), np.uint8), first, 256)
     assert [id(o) for o in out] == [id(card)]
+
+
+def _probs4(labels: np.ndarray) -> np.ndarray:
+    """One-hot background / document / edge / hidden probabilities of a label map."""
+    return np.eye(4, dtype=np.float32)[labels].transpose(2, 0, 1).copy()
+
+
+def _covered_card() -> tuple[np.ndarray, np.ndarray]:
+    """A TD1 card whose right part a hand covers (hidden), the hand going on beyond the card."""
+    labels = np.zeros((H, W), np.int64)
+    card = _card(labels, 40, 30, 200, 131)
+    labels[20:150, 150:230] = 0  # the hand, over the card and past it
+    labels[30:131, 150:200] = 3  # where it covers the card
+    return labels, card
+
+
+def test_complete_returns_the_whole_card_under_a_hand():
+    labels, card = _covered_card()
+    probs = _probs4(labels)
+    seen_region = seen(probs)[1:].sum(axis=0) > 0.5
+    visible = best_quad(np.where(seen_region, 1.0, 0.0).astype(np.float32), WINDOW)
+    assert visible is not None and quad_iou(visible[0], card) < 0.75  # what is seen: 110 of 160
+    done = complete(probs, seen_region, np.zeros_like(seen_region), WINDOW)
+    assert done is not None
+    assert quad_iou(done[0], card) > 0.97 and done[1] > 0.95
+
+
+def test_complete_keeps_what_is_seen_when_the_completion_is_no_document():
+    labels, _ = _covered_card()
+    labels[131:175, 150:200] = 3  # "hidden" spilling far below the card: 160 x 145, no kind
+    probs = _probs4(labels)
+    region = seen(probs)[1:].sum(axis=0) > 0.5
+    assert complete(probs, region, np.zeros_like(region), WINDOW) is None
+    plain = np.zeros((H, W), np.int64)
+    _card(plain, 40, 30, 200, 131)  # nothing covered: nothing to complete
+    region = plain > 0
+    assert complete(_probs4(plain), region, np.zeros_like(region), WINDOW) is None
+
+
+def test_complete_leaves_other_documents_out():
+    labels, card = _covered_card()
+    _card(labels, 205, 30, 255, 110)  # another document touching the hand's right side
+    probs = _probs4(labels)
+    regions = _regions(seen(probs), WINDOW, 30.0, 3)
+    masks = [prob > 0.5 for _, prob in regions]
+    first = int(np.argmax([m[:, :150].sum() for m in masks]))
+    done = complete(probs, masks[first], masks[1 - first], WINDOW)
+    assert done is not None and quad_iou(done[0], card) > 0.97
+
+
+def test_a_four_class_localizer_completes_and_a_three_class_one_does_not(monkeypatch):
+    import idseg.documents.localize as localize
+
+    labels, card = _covered_card()
+    image = np.zeros((H, W, 3), np.uint8)
+    loc = Localizer.__new__(Localizer)
+    loc.model, loc.size, loc.refine_size, loc.snap = None, 192, 0, False
+    loc.min_area, loc.min_score, loc.max_documents = 0.004, 0.6, 10
+    for probs, completed in (
+        (_probs4(labels), True),
+        (_probs(np.minimum(labels, 0) + labels % 3), False),
+    ):
+        monkeypatch.setattr(localize, "_probabilities", lambda *a, p=probs: (p, WINDOW))
+        (doc,) = loc.localize(image)
+        assert doc.completed is completed
+        assert (quad_iou(doc.quad, card) > 0.97) is completed
+
+
+def test_a_refit_running_out_of_the_cut_out_keeps_the_first_document(monkeypatch):
+    import idseg.documents.localize as localize
+
+    loc = Localizer.__new__(Localizer)
+    loc.model, loc.size, loc.refine_size, loc.snap = None, 192, None, False
+    loc.min_area, loc.min_score, loc.max_documents = 0.004, 0.6, 10
+    first = _loc(np.array([[100, 60], [130, 60], [130, 79], [100, 79]]), 0.95, 0.99)
+
+    def everything_document(model, crop, size):  # the model sees document all over the cut-out
+        labels = np.ones(crop.shape[:2], np.int64)
+        labels[: crop.shape[0] // 3, : crop.shape[1] // 4] = 0  # but for a ragged corner
+        return _probs(labels), (0, 0, crop.shape[1], crop.shape[0])
+
+    monkeypatch.setattr(localize, "_probabilities", everything_document)
+    out = loc._refine(np.zeros((H, W, 3), np.uint8), first)
+    assert [id(o) for o in out] == [id(first)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -49,11 +50,14 @@ class Localized:
             seen in the photo (continuous coordinates; may leave the frame).
         score: Mean document probability over the region (0 to 1).
         fill: IoU of the region and the quad (:func:`agreement`; near 1 for a good fit).
+        completed: The quad includes parts of the document that something covers (a localiser
+            with the ``hidden`` class completed it, :func:`complete`).
     """
 
     quad: np.ndarray
     score: float
     fill: float
+    completed: bool = False
 
 
 def _probabilities(
@@ -72,6 +76,30 @@ def _probabilities(
         logits = model(x.contiguous(memory_format=torch.channels_last))
         probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
     return probs, window
+
+
+def seen(probs: np.ndarray) -> np.ndarray:
+    """Background / document / edge as seen: a 4th ``hidden`` channel counts as background.
+
+    Example:
+        >>> seen(np.array([0.1, 0.2, 0.3, 0.4]).reshape(4, 1, 1)).ravel().round(2).tolist()
+        [0.5, 0.2, 0.3]
+    """
+    if probs.shape[0] == 3:
+        return probs
+    return np.stack([probs[0] + probs[3], probs[1], probs[2]])
+
+
+def whole(probs: np.ndarray) -> np.ndarray:
+    """Background / document / edge with a 4th ``hidden`` channel counted as document.
+
+    Example:
+        >>> whole(np.array([0.1, 0.2, 0.3, 0.4]).reshape(4, 1, 1)).ravel().round(2).tolist()
+        [0.1, 0.6, 0.3]
+    """
+    if probs.shape[0] == 3:
+        return probs
+    return np.stack([probs[0], probs[1] + probs[3], probs[2]])
 
 
 def _canvas(
@@ -188,6 +216,65 @@ def _aspect(quad: np.ndarray) -> float:
     return float((sides[0] + sides[2]) / max(sides[1] + sides[3], 1e-9))
 
 
+def _holds(quad: np.ndarray, fit: float, coarse: np.ndarray) -> bool:
+    """Whether a completed document's refit is still a whole document near the first pass's."""
+    return fit >= 0.8 and _kind_of(quad) is not None and quad_iou(quad, coarse) >= 0.7
+
+
+class _CutOut(NamedTuple):
+    """Where a cut-out of the photo lies on the model's canvas."""
+
+    window: tuple[int, int, int, int]
+    scale: np.ndarray  # canvas pixels per photo pixel, x and y
+    offset: np.ndarray  # the cut-out's top-left corner in the photo
+
+
+def complete(
+    probs: np.ndarray,
+    region: np.ndarray,
+    others: np.ndarray,
+    window: tuple[int, int, int, int],
+    min_hidden: float = 0.03,
+) -> tuple[np.ndarray, float] | None:
+    """A document's whole quad, the parts a hand or an object covers included.
+
+    ``probs`` are a 4-class localiser's probabilities (background, document, edge, hidden). The
+    document as seen (``region``) grows into the connected area where background is unlikely,
+    other documents (``others``) left out; a quad is fitted to that area. It is returned only
+    when that area has some ``hidden`` pixels (at least ``min_hidden`` of the region), fits its
+    quad well (agreement >= 0.85), has the shape of a known document kind with opposite sides
+    within a factor 1.6 of each other (perspective), and covers at least 90 % of the region:
+    otherwise the seen region's own quad stands.
+
+    Returns:
+        The quad (continuous coordinates of ``probs``) and its agreement with the area, or
+        ``None``.
+    """
+    doc = 1.0 - probs[0]
+    area = (doc > 0.5) & ~others
+    _, comp = cv2.connectedComponents(area.astype(np.uint8), connectivity=8)
+    ids = comp[region & area]
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return None
+    part = comp == np.bincount(ids).argmax()
+    covered = part & (probs.argmax(axis=0) == 3)
+    if covered.sum() < max(4.0, min_hidden * region.sum()):
+        return None
+    fitted = best_quad(np.where(part, doc, 0.0).astype(np.float32), window)
+    if fitted is None or fitted[1] < 0.85 or _kind_of(fitted[0]) is None:
+        return None
+    sides = _sides(fitted[0])
+    if (
+        max(sides[0] / sides[2], sides[2] / sides[0], sides[1] / sides[3], sides[3] / sides[1])
+        > 1.6
+    ):
+        return None  # opposite sides this unequal: a spill, not a document in perspective
+    if rasterize_polygon(fitted[0], region.shape)[region].mean() < 0.9:
+        return None
+    return fitted
+
+
 class Localizer:
     """Two-pass document localisation with a background/document/edge U-Net.
 
@@ -217,9 +304,10 @@ class Localizer:
         max_documents: int = 10,
         snap: bool = True,
     ) -> None:
-        if model.config.num_classes != 3:
+        if model.config.num_classes not in (3, 4):
             raise InputError(
-                f"the localiser needs 3 classes (background, document, edge), got {model.config.num_classes}"
+                "the localiser needs 3 classes (background, document, edge) or 4 (and hidden), "
+                f"got {model.config.num_classes}"
             )
         self.model, self.size, self.refine_size = model, size, refine_size
         self.min_area, self.min_score, self.max_documents = min_area, min_score, max_documents
@@ -229,14 +317,20 @@ class Localizer:
         probs, window = _probabilities(self.model, image, self.size)
         scale = _scales(window, image.shape[0], image.shape[1])
         min_pixels = self.min_area * (window[2] - window[0]) * (window[3] - window[1])
+        regions = _regions(seen(probs), window, min_pixels, edge_px=3)
+        masks = [prob > 0.5 for _, prob in regions]
         found = []
-        for interior, prob in _regions(probs, window, min_pixels, edge_px=3):
+        for k, (interior, prob) in enumerate(regions):
             fitted = best_quad(prob, window)
             if fitted is None:
                 continue
-            quad, fit = fitted
+            others = np.logical_or.reduce(
+                [m for j, m in enumerate(masks) if j != k] or [masks[k] & False]
+            )
+            done = complete(probs, masks[k], others, window) if probs.shape[0] == 4 else None
+            quad, fit = done or fitted
             quad = (quad - np.array(window[:2], np.float64)) / scale
-            found.append(Localized(quad, float(prob[interior].mean()), fit))
+            found.append(Localized(quad, float(prob[interior].mean()), fit, done is not None))
         return found
 
     def _refine(
@@ -257,14 +351,36 @@ class Localizer:
             return [coarse]
         crop = np.ascontiguousarray(image[r0:r1, c0:c1])
         probs, window = _probabilities(self.model, crop, size or self.refine_size or self.size)
-        scale = _scales(window, r1 - r0, c1 - c0)
-        offset = np.array([c0, r0], np.float64)
-        target = (coarse.quad - offset) * scale + np.array(window[:2], np.float64)
-        min_pixels = self.min_area * h * w * float(scale[0] * scale[1])  # as in the first pass
-        regions = _regions(probs, window, min(16.0, min_pixels), edge_px=3)
-        best = _best_overlap(regions, target)
+        cut_out = _CutOut(window, _scales(window, r1 - r0, c1 - c0), np.array([c0, r0], np.float64))
         # Sides of the cut-out inside the photo: a region reaching them is only part of a document.
         inner = (c0 > 0, r0 > 0, c1 < w, r1 < h)
+        min_pixels = self.min_area * h * w * float(cut_out.scale.prod())  # as in the first pass
+        if coarse.completed:  # the whole document again; its visible part where that fails
+            out = self._refit(whole(probs), cut_out, coarse, inner, min_pixels, completed=True)
+            if out is not None:
+                return out
+        out = self._refit(seen(probs), cut_out, coarse, inner, min_pixels, completed=False)
+        return out or [coarse]
+
+    def _refit(
+        self,
+        probs: np.ndarray,
+        cut_out: _CutOut,
+        coarse: Localized,
+        inner: tuple[bool, ...],
+        min_pixels: float,
+        completed: bool,
+    ) -> list[Localized] | None:
+        """The documents of a cut-out's background / document / edge map (see :meth:`_refine`).
+
+        ``None`` when ``completed`` and the refit of the coarse document has no document's shape,
+        agrees poorly with its region or moved far from the first pass's quad (the completion
+        did not hold at this scale).
+        """
+        window, scale, offset = cut_out
+        target = (coarse.quad - offset) * scale + np.array(window[:2], np.float64)
+        regions = _regions(probs, window, min(16.0, min_pixels), edge_px=3)
+        best = _best_overlap(regions, target)
         out: list[Localized] = []
         for k, (interior, prob) in enumerate(regions):
             cut = any(t and i for t, i in zip(_touches(prob > 0.5, window), inner, strict=True))
@@ -275,11 +391,13 @@ class Localizer:
                 continue
             quad, fit = fitted
             photo_quad = (quad - np.array(window[:2], np.float64)) / scale + offset
-            found = Localized(photo_quad, float(prob[interior].mean()), fit)
-            if k == best and fit < coarse.fill and quad_iou(photo_quad, coarse.quad) > 0.5:
-                found = coarse  # the refit is worse than the first pass
+            if k == best and completed and not _holds(photo_quad, fit, coarse.quad):
+                return None
+            found = Localized(photo_quad, float(prob[interior].mean()), fit, completed)
+            if k == best and fit < coarse.fill and (cut or quad_iou(photo_quad, coarse.quad) > 0.5):
+                found = coarse  # the refit is worse than the first pass, or runs out of the cut-out
             out.append(found)
-        return out or [coarse]
+        return out
 
     def _closer(self, image: np.ndarray, found: Localized, size: int) -> list[Localized]:
         """A poorly fitting document looked at again at ``size``; it stays a candidate itself.
@@ -338,8 +456,17 @@ class Localizer:
 
 
 def _kind_of(quad: np.ndarray) -> str | None:
-    """The document kind a quad's side ratio matches (:func:`~idseg.documents.rectify.snap_kind`)."""
-    return snap_kind(_aspect(quad))
+    """The document kind a quad's side ratio matches, either way up in the photo.
+
+    A card standing on its short side, or a page lying on its long one, is still that document
+    (:func:`~idseg.documents.rectify.snap_kind` of the ratio or of its inverse).
+
+    Example:
+        >>> _kind_of(np.array([[0, 0], [54, 0], [54, 86], [0, 86]], float))
+        'td1'
+    """
+    aspect = _aspect(quad)
+    return snap_kind(aspect) or snap_kind(1.0 / max(aspect, 1e-9))
 
 
 def _inside(quad: np.ndarray, other: np.ndarray) -> float:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from idseg.data.prepare import LOCALIZER_CLASSES, LOCALIZER_HIDDEN_CLASSES
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.fields import FieldSegmenter
 from idseg.documents.localize import Localized, Localizer
@@ -157,7 +158,7 @@ class DocumentPipeline:
         loc_path = Path(localizer) if localizer else bundled_model(BUNDLED_LOCALIZER)
         fld_path = Path(fields) if fields else bundled_model(BUNDLED_FIELDS)
         loc_model, loc_info = _load(loc_path, device)
-        _expect(loc_info, ("background", "document", "edge"), loc_path)
+        _expect(loc_info, LOCALIZER_CLASSES, loc_path, LOCALIZER_HIDDEN_CLASSES)
         fld_model, fld_info = _load(fld_path, device)
         _expect(fld_info, CLASS_NAMES, fld_path)
         self.localizer = Localizer(
@@ -266,6 +267,7 @@ class DocumentPipeline:
             fields=fields,
             orientation_score=confidence,
             truncated=outside,
+            completed=found.completed,
         )
 
 
@@ -304,10 +306,12 @@ def _quad_of(rect: Any) -> np.ndarray:
     return image_polygon(corners, rect.homography)
 
 
-def _expect(info: UNetInfo, classes: tuple[str, ...], path: Path) -> None:
-    if tuple(info.classes) != tuple(classes):
+def _expect(info: UNetInfo, classes: tuple[str, ...], path: Path, *more: tuple[str, ...]) -> None:
+    """Raise unless the checkpoint predicts ``classes`` (or one of the ``more`` alternatives)."""
+    if tuple(info.classes) not in (tuple(classes), *more):
+        wanted = " or ".join(str(list(c)) for c in (classes, *more))
         raise CheckpointError(
-            f"{path.name!r} predicts {list(info.classes)}; this stage needs {list(classes)}"
+            f"{path.name!r} predicts {list(info.classes)}; this stage needs {wanted}"
         )
 
 

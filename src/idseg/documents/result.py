@@ -96,6 +96,8 @@ class Document:
         truncated: A corner lies outside the photo, or a side runs along its edge (that side is
             the frame, not the document's own edge).
         refined: ``"sam2"`` when SAM2 refined the masks, else ``None``.
+        completed: The quad includes parts of the document that a hand or an object covers
+            (a localiser with the ``hidden`` class saw them covered and completed the quad).
     """
 
     quad: np.ndarray
@@ -109,6 +111,7 @@ class Document:
     orientation_score: float = 0.0
     truncated: bool = False
     refined: str | None = None
+    completed: bool = False
 
     def fields_of(self, cls: str) -> list[DocumentField]:
         """The fields of one class."""
@@ -146,6 +149,7 @@ class Document:
             "orientation_score": round(self.orientation_score, 4),
             "truncated": self.truncated,
             "refined": self.refined,
+            "completed": self.completed,
             "fields": [f.to_dict() for f in self.fields],
         }
 
