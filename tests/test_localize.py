@@ -8,9 +8,9 @@ from idseg.documents.evaluate import quad_iou
 from idseg.documents.localize import (
     Localized,
     Localizer,
-    _regions,
     best_quad,
     complete,
+    find_regions,
     seen,
 )
 
@@ -32,7 +32,7 @@ def _card(labels: np.ndarray, x0: int, y0: int, x1: int, y1: int, band: int = 3)
 
 def _quads(labels: np.ndarray) -> list[np.ndarray]:
     out = []
-    for _, prob in _regions(_probs(labels), WINDOW, min_pixels=30.0, edge_px=3):
+    for _, prob in find_regions(_probs(labels), WINDOW, min_pixels=30.0, edge_px=3):
         fitted = best_quad(prob, WINDOW)
         assert fitted is not None
         out.append(fitted[0])
@@ -43,7 +43,7 @@ def test_a_pen_across_a_card_does_not_split_it():
     labels = np.zeros((H, W), np.int64)
     card = _card(labels, 40, 30, 200, 131)  # 160 x 101: TD1's 1.586
     labels[:, 112:124] = 0  # the pen: background straight across, no edge band along it
-    assert len(_regions(_probs(labels), WINDOW, 30.0, 3)) == 1
+    assert len(find_regions(_probs(labels), WINDOW, 30.0, 3)) == 1
     (quad,) = _quads(labels)
     assert quad_iou(quad, card) > 0.95
 
@@ -173,7 +173,7 @@ def test_complete_leaves_other_documents_out():
     labels, card = _covered_card()
     _card(labels, 205, 30, 255, 110)  # another document touching the hand's right side
     probs = _probs4(labels)
-    regions = _regions(seen(probs), WINDOW, 30.0, 3)
+    regions = find_regions(seen(probs), WINDOW, 30.0, 3)
     masks = [prob > 0.5 for _, prob in regions]
     first = int(np.argmax([m[:, :150].sum() for m in masks]))
     done = complete(probs, masks[first], masks[1 - first], WINDOW)
