@@ -214,3 +214,17 @@ def test_a_refit_running_out_of_the_cut_out_keeps_the_first_document(monkeypatch
     monkeypatch.setattr(localize, "_probabilities", everything_document)
     out = loc._refine(np.zeros((H, W, 3), np.uint8), first)
     assert [id(o) for o in out] == [id(first)]
+
+
+def test_document_shaped_allows_perspective_and_the_frame_but_not_spills():
+    from idseg.documents.regions import document_shaped
+
+    td1 = np.array([[0, 0], [86, 0], [86, 54], [0, 54]], float)
+    assert document_shaped(td1) and document_shaped(td1[:, ::-1].copy())  # either way up
+    tilted = np.array([[0, 0], [86, 0], [80, 50], [6, 50]], float)  # seen at an angle: 1.66
+    assert document_shaped(tilted)
+    square = np.array([[0, 0], [60, 0], [60, 60], [0, 60]], float)
+    assert not document_shaped(square)
+    assert document_shaped(square - 20.0, (0, 0, 100, 100))  # cut by the frame: no kind needed
+    spill = np.array([[0, 0], [86, 0], [86, 90], [0, 40]], float)  # right side 2.25x the left
+    assert not document_shaped(spill) and not document_shaped(spill - 20.0, (0, 0, 100, 100))

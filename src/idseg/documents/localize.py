@@ -117,6 +117,7 @@ class _CutOut(NamedTuple):
     window: tuple[int, int, int, int]
     scale: np.ndarray  # canvas pixels per photo pixel, x and y
     offset: np.ndarray  # the cut-out's top-left corner in the photo
+    frame: tuple[int, int, int, int]  # the whole photo, (0, 0, w, h)
 
 
 class Localizer:
@@ -195,7 +196,9 @@ class Localizer:
             return [coarse]
         crop = np.ascontiguousarray(image[r0:r1, c0:c1])
         probs, window = _probabilities(self.model, crop, size or self.refine_size or self.size)
-        cut_out = _CutOut(window, _scales(window, r1 - r0, c1 - c0), np.array([c0, r0], np.float64))
+        cut_out = _CutOut(
+            window, _scales(window, r1 - r0, c1 - c0), np.array([c0, r0], np.float64), (0, 0, w, h)
+        )
         # Sides of the cut-out inside the photo: a region reaching them is only part of a document.
         inner = (c0 > 0, r0 > 0, c1 < w, r1 < h)
         min_pixels = self.min_area * h * w * float(cut_out.scale.prod())  # as in the first pass
@@ -221,7 +224,7 @@ class Localizer:
         agrees poorly with its region or moved far from the first pass's quad (the completion
         did not hold at this scale).
         """
-        window, scale, offset = cut_out
+        window, scale, offset, frame = cut_out
         target = (coarse.quad - offset) * scale + np.array(window[:2], np.float64)
         regions = find_regions(probs, window, min(16.0, min_pixels), edge_px=3)
         best = best_overlap(regions, target)
@@ -235,7 +238,11 @@ class Localizer:
                 continue
             quad, fit = fitted
             photo_quad = (quad - np.array(window[:2], np.float64)) / scale + offset
-            if k == best and completed and not completion_holds(photo_quad, fit, coarse.quad):
+            if (
+                k == best
+                and completed
+                and not completion_holds(photo_quad, fit, coarse.quad, frame)
+            ):
                 return None
             found = Localized(photo_quad, float(prob[interior].mean()), fit, completed)
             if k == best and fit < coarse.fill and (cut or quad_iou(photo_quad, coarse.quad) > 0.5):

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from idseg.data.convert_geometry import rasterize_polygon
+from idseg.documents.classes import KINDS
 from idseg.documents.corners import fit_corners
 from idseg.documents.evaluate import quad_iou
 from idseg.documents.rectify import snap_kind
@@ -24,6 +25,7 @@ __all__ = [
     "best_quad",
     "complete",
     "completion_holds",
+    "document_shaped",
     "find_regions",
     "kind_of",
     "quad_area",
@@ -156,9 +158,52 @@ def _aspect(quad: np.ndarray) -> float:
     return float((sides[0] + sides[2]) / max(sides[1] + sides[3], 1e-9))
 
 
-def completion_holds(quad: np.ndarray, fit: float, coarse: np.ndarray) -> bool:
-    """Whether a completed document's refit is still a whole document near the first pass's."""
-    return fit >= 0.8 and kind_of(quad) is not None and quad_iou(quad, coarse) >= 0.7
+#: How far a completed quad's side ratio may be from a document kind's (either way up).
+COMPLETE_KIND_TOLERANCE = 0.12
+#: Largest ratio of opposite sides of a completed quad (perspective; beyond it: a spill).
+COMPLETE_MAX_TAPER = 1.6
+
+
+def document_shaped(quad: np.ndarray, window: tuple[int, int, int, int] | None = None) -> bool:
+    """Whether a completed quad can be a whole document.
+
+    Opposite sides within :data:`COMPLETE_MAX_TAPER` of each other, and a side ratio within
+    :data:`COMPLETE_KIND_TOLERANCE` of a document kind's, either way up (wider than the 6 % of
+    :func:`~idseg.documents.rectify.snap_kind`: perspective changes the ratio of the sides as
+    seen); a quad leaving ``window`` (cut by the photo's edge) needs no kind.
+
+    Example:
+        >>> document_shaped(np.array([[0, 0], [90, 0], [90, 54], [0, 54]], float))
+        True
+        >>> document_shaped(np.array([[0, 0], [54, 0], [54, 54], [0, 54]], float))
+        False
+    """
+    sides = np.maximum(quad_sides(quad), 1e-9)
+    taper = max(sides[0] / sides[2], sides[2] / sides[0], sides[1] / sides[3], sides[3] / sides[1])
+    if taper > COMPLETE_MAX_TAPER:
+        return False
+    if window is not None:
+        x0, y0, x1, y1 = window
+        if (quad[:, 0] < x0 - 1).any() or (quad[:, 1] < y0 - 1).any():
+            return True
+        if (quad[:, 0] > x1 + 1).any() or (quad[:, 1] > y1 + 1).any():
+            return True
+    ratio = _aspect(quad)
+    return any(
+        min(abs(ratio / k.aspect - 1.0), abs(1.0 / (ratio * k.aspect) - 1.0))
+        <= COMPLETE_KIND_TOLERANCE
+        for k in KINDS.values()
+    )
+
+
+def completion_holds(
+    quad: np.ndarray, fit: float, coarse: np.ndarray, frame: tuple[int, int, int, int]
+) -> bool:
+    """Whether a completed document's refit is still a whole document near the first pass's.
+
+    ``quad`` and ``coarse`` are photo coordinates, ``frame`` the photo's ``(0, 0, w, h)``.
+    """
+    return fit >= 0.8 and document_shaped(quad, frame) and quad_iou(quad, coarse) >= 0.7
 
 
 def complete(
@@ -174,9 +219,8 @@ def complete(
     document as seen (``region``) grows into the connected area where background is unlikely,
     other documents (``others``) left out; a quad is fitted to that area. It is returned only
     when that area has some ``hidden`` pixels (at least ``min_hidden`` of the region), fits its
-    quad well (agreement >= 0.85), has the shape of a known document kind with opposite sides
-    within a factor 1.6 of each other (perspective), and covers at least 90 % of the region:
-    otherwise the seen region's own quad stands.
+    quad well (agreement >= 0.85), can be a whole document (:func:`document_shaped`), and covers
+    at least 90 % of the region: otherwise the seen region's own quad stands.
 
     Returns:
         The quad (continuous coordinates of ``probs``) and its agreement with the area, or
@@ -194,14 +238,8 @@ def complete(
     if covered.sum() < max(4.0, min_hidden * region.sum()):
         return None
     fitted = best_quad(np.where(part, doc, 0.0).astype(np.float32), window)
-    if fitted is None or fitted[1] < 0.85 or kind_of(fitted[0]) is None:
+    if fitted is None or fitted[1] < 0.85 or not document_shaped(fitted[0], window):
         return None
-    sides = quad_sides(fitted[0])
-    if (
-        max(sides[0] / sides[2], sides[2] / sides[0], sides[1] / sides[3], sides[3] / sides[1])
-        > 1.6
-    ):
-        return None  # opposite sides this unequal: a spill, not a document in perspective
     if rasterize_polygon(fitted[0], region.shape)[region].mean() < 0.9:
         return None
     return fitted
