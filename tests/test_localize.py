@@ -101,6 +101,8 @@ def test_a_closer_look_that_fits_better_replaces_the_first_document():
         _Fixed([])._closer(np.zeros((1, 1, 3), np.uint8), _loc(first.quad, 0.9, 0.95), 9)[0].fill
         == 0.95
     )  # a good fit is not looked at again
+    done = Localized(first.quad, 0.9, 0.7, completed=True)
+    assert _Fixed([left, right])._closer(np.zeros((1, 1, 3), np.uint8), done, 256) == [done]
 
 
 def test_truncated_documents_need_less_confidence_than_unknown_shapes():

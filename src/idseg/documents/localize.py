@@ -256,9 +256,11 @@ class Localizer:
         What the closer look finds inside the document replaces it when it fits better on the
         whole (area-weighted agreement) or has a document's shape where the first had none
         (neighbours merged at one scale separate at the next); a shadow or a hand may instead
-        split one document into poorly fitting pieces, and then the document stays.
+        split one document into poorly fitting pieces, and then the document stays. A completed
+        document is not looked at again: its whole quad already passed the shape checks, and its
+        seen pieces would only compete with it.
         """
-        if found.fill >= 0.9:
+        if found.fill >= 0.9 or found.completed:
             return [found]
         closer = self._refine(image, found, size)
         if any(c is found for c in closer):
