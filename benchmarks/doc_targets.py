@@ -69,8 +69,11 @@ def main() -> None:
         help="Also score the field model alone on rectified documents "
         "(`idseg data prepare fields TEST --jitter 0` output).",
     )
+    parser.add_argument(
+        "--localizer", type=Path, default=None, help="Another localiser checkpoint."
+    )
     args = parser.parse_args()
-    pipe = DocumentPipeline()
+    pipe = DocumentPipeline(localizer=args.localizer)
     samples = list(open_dataset(args.data))[: args.limit]
     cm = ConfusionMatrix(len(CLASS_NAMES), list(CLASS_NAMES))
     ious, midv, upright, ms, false_pos = [], [], [], [], 0

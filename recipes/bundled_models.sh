@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce idseg's bundled document models from scratch, on CPU, offline:
-#   src/idseg/models/bundled/doc_localizer.pt  (background / document / edge / hidden, 192 px)
+#   src/idseg/models/bundled/doc_localizer.pt  (background / document / edge, 192 px input)
 #   src/idseg/models/bundled/doc_fields.pt     (field classes on the rectified document, 256 px)
 # and score them on held-out templates. Usage: bash recipes/bundled_models.sh [WORK_DIR]
-# About 3 hours on 2 CPU cores (both models train side by side, one core each, then the
-# localiser is fine-tuned on twice the scenes for about an hour, then for about an hour
-# more with the fourth class, hidden).
+# About 2.5 hours on 2 CPU cores (both models train side by side, one core each, then the
+# localiser is fine-tuned on twice the scenes for about an hour).
 set -euo pipefail
 WORK=${1:-runs/bundled}
 IDSEG=${IDSEG:-idseg}
@@ -52,43 +51,15 @@ json.dump(meta, open(f"{out}/dataset.json", "w"))
 PYEOF
 OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_ft.yaml --init "$WORK/run_loc/last.pt" \
   --data "$WORK/loc_all" --out "$WORK/run_loc_ft" > "$WORK/run_loc_ft.log" 2>&1
-# 5. A fourth class, `hidden` (document parts under hands and objects), on the same 6000 scenes:
-#    the head is widened from the fine-tuned localiser (--init adds the class after its three).
-$IDSEG data prepare localizer "$WORK/scenes" --out "$WORK/loc_hidden/s1" --hidden --force
-$IDSEG data prepare localizer "$WORK/scenes2" --out "$WORK/loc_hidden/s2" --hidden --force
-$PY - "$WORK" <<'PYEOF'
-import json, os, sys
-work = sys.argv[1]
-out = f"{work}/loc_hidden/all"
-groups = {}
-for prefix in ("s1", "s2"):
-    src = f"{work}/loc_hidden/{prefix}"
-    meta = json.load(open(f"{src}/dataset.json"))
-    for sub in ("images", "masks"):
-        os.makedirs(f"{out}/{sub}", exist_ok=True)
-        for name in sorted(os.listdir(f"{src}/{sub}")):
-            link = f"{out}/{sub}/{prefix}_{name}"
-            if not os.path.lexists(link):
-                os.symlink(os.path.abspath(f"{src}/{sub}/{name}"), link)
-    groups.update({f"{prefix}_{k}": v for k, v in meta["groups"].items()})
-meta.update(groups=groups, source="scenes + scenes2, hidden")
-json.dump(meta, open(f"{out}/dataset.json", "w"))
-PYEOF
-OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_hidden.yaml \
-  --init "$WORK/run_loc_ft/last.pt" --data "$WORK/loc_hidden/all" --out "$WORK/run_loc_hidden" \
-  > "$WORK/run_loc_hidden.log" 2>&1
-OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_hidden_ft.yaml \
-  --init "$WORK/run_loc_hidden/last.pt" --data "$WORK/loc_hidden/all" --out "$WORK/run_loc_hidden_ft" \
-  > "$WORK/run_loc_hidden_ft.log" 2>&1
-# 6. Ship the last epochs without optimiser state.
+# 5. Ship the last epochs without optimiser state.
 $PY - "$WORK" <<'PYEOF'
 import sys
 from idseg.models.unet_io import slim_checkpoint
 work = sys.argv[1]
-slim_checkpoint(f"{work}/run_loc_hidden_ft/last.pt", "src/idseg/models/bundled/doc_localizer.pt")
+slim_checkpoint(f"{work}/run_loc_ft/last.pt", "src/idseg/models/bundled/doc_localizer.pt")
 slim_checkpoint(f"{work}/run_fields/last.pt", "src/idseg/models/bundled/doc_fields.pt")
 PYEOF
-# 7. Held-out test sets (other seeds, other templates) and the scores.
+# 6. Held-out test sets (other seeds, other templates) and the scores.
 $IDSEG synth -n 300 --seed 1001 --docs 1 --negatives 0 --templates "$HELD_OUT" \
   --out "$WORK/test_single" --force
 $IDSEG synth -n 150 --seed 1002 --docs 1-3 --negatives 0.1 --templates "$HELD_OUT" \

@@ -230,3 +230,18 @@ def test_document_shaped_allows_perspective_and_the_frame_but_not_spills():
     assert document_shaped(square - 20.0, (0, 0, 100, 100))  # cut by the frame: no kind needed
     spill = np.array([[0, 0], [86, 0], [86, 90], [0, 40]], float)  # right side 2.25x the left
     assert not document_shaped(spill) and not document_shaped(spill - 20.0, (0, 0, 100, 100))
+
+
+def test_sides_follow_the_edge_band_not_a_spill_past_the_document():
+    from idseg.documents.corners import fit_corners
+
+    labels = np.zeros((H, W), np.int64)
+    card = _card(labels, 40, 50, 200, 151)
+    labels[30:50, 150:200] = 1  # white paper above the card read as document: no band there
+    probs = _probs(labels)
+    region = np.where(labels > 0, 1.0, 0.0).astype(np.float32)
+    spilled = fit_corners(region)
+    backed = fit_corners(region, edge=probs[2])
+    assert spilled is not None and backed is not None
+    assert quad_iou(spilled, card) < 0.95  # the spill pulls the top side up
+    assert quad_iou(backed, card) > 0.98

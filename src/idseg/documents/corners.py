@@ -48,6 +48,15 @@ def _outline(prob: np.ndarray, upsample: int) -> np.ndarray | None:
     return (pts + 0.5) / upsample
 
 
+def _backed(pts: np.ndarray, edge: np.ndarray) -> np.ndarray:
+    """Whether each outline point has the edge band (above 0.3) within a pixel of it."""
+    near = cv2.dilate(np.ascontiguousarray(edge, dtype=np.float32), np.ones((3, 3), np.uint8))
+    h, w = near.shape
+    cols = np.clip(np.floor(pts[:, 0]).astype(int), 0, w - 1)
+    rows = np.clip(np.floor(pts[:, 1]).astype(int), 0, h - 1)
+    return near[rows, cols] > 0.3
+
+
 def _coarse(points: np.ndarray) -> np.ndarray:
     return approx_quad(cv2.convexHull(points.astype(np.float32)))
 
@@ -140,6 +149,7 @@ def fit_corners(
     frame: tuple[float, float, float, float] | None = None,
     upsample: int = 4,
     trim: float = 0.12,
+    edge: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Four corners fitted to a document's probability map.
 
@@ -151,6 +161,11 @@ def fit_corners(
             fitting. ``None``: the whole map.
         upsample: Sub-pixel factor of the outline.
         trim: Share of each side left out at both ends (rounded corners).
+        edge: The localiser's edge-band probability (same shape as ``prob``). A document's own
+            outline has the band just inside it; where the region spills past the document
+            (white paper around a white card) or stops at an occluder, it has none. Each side
+            is then fitted to its outline points backed by the band (above 0.3 within a pixel)
+            when at least half of them are, else to all of them.
 
     Returns:
         ``4 x 2`` float64 corners ordered clockwise from the top-left (continuous coordinates
@@ -172,9 +187,16 @@ def fit_corners(
         & (pts[:, 1] > y0 + margin)
         & (pts[:, 1] < y1 - margin)
     )
+    backed = _backed(pts, edge) if edge is not None else None
     quad = _coarse(pts)
     for _ in range(2):
         sides = _side_points(quad, pts, usable, trim)
+        if backed is not None:
+            strong = _side_points(quad, pts, usable & backed, trim)
+            sides = [
+                b if len(b) >= max(4, len(a) // 2) else a
+                for a, b in zip(sides, strong, strict=True)
+            ]
         fitted = [len(s) >= 4 for s in sides]
         lines = [
             _robust_line(s) if ok else _side_line(quad[i], quad[(i + 1) % 4], (x0, y0, x1, y1))

@@ -166,7 +166,7 @@ class Localizer:
         masks = [prob > 0.5 for _, prob in regions]
         found = []
         for k, (interior, prob) in enumerate(regions):
-            fitted = best_quad(prob, window)
+            fitted = best_quad(prob, window, probs[2])
             if fitted is None:
                 continue
             others = np.logical_or.reduce(
@@ -233,7 +233,7 @@ class Localizer:
             cut = any(t and i for t, i in zip(touches(prob > 0.5, window), inner, strict=True))
             if k != best and (cut or interior.sum() < min_pixels):
                 continue
-            fitted = best_quad(prob, window)
+            fitted = best_quad(prob, window, probs[2])
             if fitted is None:
                 continue
             quad, fit = fitted

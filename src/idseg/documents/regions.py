@@ -332,7 +332,7 @@ def _rect_quad(region: np.ndarray) -> np.ndarray | None:
 
 
 def best_quad(
-    prob: np.ndarray, window: tuple[int, int, int, int]
+    prob: np.ndarray, window: tuple[int, int, int, int], edge: np.ndarray | None = None
 ) -> tuple[np.ndarray, float] | None:
     """The better of the line-fitted corners and the region's minimum-area rectangle.
 
@@ -343,7 +343,7 @@ def best_quad(
     region = prob > 0.5
     candidates = [
         q
-        for q in (fit_corners(prob, frame=window), _rect_quad(region))
+        for q in (fit_corners(prob, frame=window, edge=edge), _rect_quad(region))
         if q is not None and quad_area(q) >= 4.0 and min(quad_sides(q)) >= 2.0
     ]
     if not candidates:
