@@ -163,16 +163,18 @@ class Localizer:
         scale = _scales(window, image.shape[0], image.shape[1])
         min_pixels = self.min_area * (window[2] - window[0]) * (window[3] - window[1])
         regions = find_regions(seen(probs), window, min_pixels, edge_px=3)
-        masks = [prob > 0.5 for _, prob in regions]
         found = []
         for k, (interior, prob) in enumerate(regions):
             fitted = best_quad(prob, window, probs[2])
             if fitted is None:
                 continue
-            others = np.logical_or.reduce(
-                [m for j, m in enumerate(masks) if j != k] or [masks[k] & False]
-            )
-            done = complete(probs, masks[k], others, window) if probs.shape[0] == 4 else None
+            done = None
+            if probs.shape[0] == 4:  # the whole document where something covers part of it
+                others = np.zeros(prob.shape, bool)
+                for j, (_, other) in enumerate(regions):
+                    if j != k:
+                        others |= other > 0.5
+                done = complete(probs, prob > 0.5, others, window)
             quad, fit = done or fitted
             quad = (quad - np.array(window[:2], np.float64)) / scale
             found.append(Localized(quad, float(prob[interior].mean()), fit, done is not None))

@@ -67,8 +67,10 @@ def side_lengths(quad: np.ndarray) -> tuple[float, float]:
     return float((top + bottom) / 2), float((left + right) / 2)
 
 
-def snap_kind(aspect: float, kinds: tuple[str, ...] | None = None) -> str | None:
-    """The document kind whose aspect ratio is within :data:`SNAP_TOLERANCE` of ``aspect``.
+def snap_kind(
+    aspect: float, kinds: tuple[str, ...] | None = None, tolerance: float = SNAP_TOLERANCE
+) -> str | None:
+    """The document kind whose aspect ratio is within ``tolerance`` (relative) of ``aspect``.
 
     Landscape ID formats and portrait pages are both considered; the closest one wins.
 
@@ -76,7 +78,7 @@ def snap_kind(aspect: float, kinds: tuple[str, ...] | None = None) -> str | None
         >>> snap_kind(1.55), snap_kind(0.72), snap_kind(3.0)
         ('td1', 'a4', None)
     """
-    best, best_err = None, SNAP_TOLERANCE
+    best, best_err = None, tolerance
     for name in kinds or tuple(KINDS):
         err = abs(aspect / KINDS[name].aspect - 1.0)
         if err < best_err:

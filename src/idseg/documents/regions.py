@@ -13,10 +13,9 @@ import cv2
 import numpy as np
 
 from idseg.data.convert_geometry import rasterize_polygon
-from idseg.documents.classes import KINDS
 from idseg.documents.corners import fit_corners
 from idseg.documents.evaluate import quad_iou
-from idseg.documents.rectify import snap_kind
+from idseg.documents.rectify import SNAP_TOLERANCE, snap_kind
 from idseg.quad import order_quad
 
 __all__ = [
@@ -37,6 +36,15 @@ __all__ = [
 ]
 
 
+def _fold_hidden(probs: np.ndarray, into: int) -> np.ndarray:
+    """Background / document / edge, a 4th ``hidden`` channel added to channel ``into``."""
+    if probs.shape[0] == 3:
+        return probs
+    out = probs[:3].copy()
+    out[into] += probs[3]
+    return out
+
+
 def seen(probs: np.ndarray) -> np.ndarray:
     """Background / document / edge as seen: a 4th ``hidden`` channel counts as background.
 
@@ -44,9 +52,7 @@ def seen(probs: np.ndarray) -> np.ndarray:
         >>> seen(np.array([0.1, 0.2, 0.3, 0.4]).reshape(4, 1, 1)).ravel().round(2).tolist()
         [0.5, 0.2, 0.3]
     """
-    if probs.shape[0] == 3:
-        return probs
-    return np.stack([probs[0] + probs[3], probs[1], probs[2]])
+    return _fold_hidden(probs, 0)
 
 
 def whole(probs: np.ndarray) -> np.ndarray:
@@ -56,9 +62,7 @@ def whole(probs: np.ndarray) -> np.ndarray:
         >>> whole(np.array([0.1, 0.2, 0.3, 0.4]).reshape(4, 1, 1)).ravel().round(2).tolist()
         [0.1, 0.6, 0.3]
     """
-    if probs.shape[0] == 3:
-        return probs
-    return np.stack([probs[0], probs[1] + probs[3], probs[2]])
+    return _fold_hidden(probs, 1)
 
 
 def find_regions(
@@ -188,12 +192,7 @@ def document_shaped(quad: np.ndarray, window: tuple[int, int, int, int] | None =
             return True
         if (quad[:, 0] > x1 + 1).any() or (quad[:, 1] > y1 + 1).any():
             return True
-    ratio = _aspect(quad)
-    return any(
-        min(abs(ratio / k.aspect - 1.0), abs(1.0 / (ratio * k.aspect) - 1.0))
-        <= COMPLETE_KIND_TOLERANCE
-        for k in KINDS.values()
-    )
+    return kind_of(quad, COMPLETE_KIND_TOLERANCE) is not None
 
 
 def completion_holds(
@@ -234,8 +233,8 @@ def complete(
     if ids.size == 0:
         return None
     part = comp == np.bincount(ids).argmax()
-    covered = part & (probs.argmax(axis=0) == 3)
-    if covered.sum() < max(4.0, min_hidden * region.sum()):
+    covered = int((probs[:, part].argmax(axis=0) == 3).sum())  # hidden wins there
+    if covered < max(4.0, min_hidden * region.sum()):
         return None
     fitted = best_quad(np.where(part, doc, 0.0).astype(np.float32), window)
     if fitted is None or fitted[1] < 0.85 or not document_shaped(fitted[0], window):
@@ -245,18 +244,20 @@ def complete(
     return fitted
 
 
-def kind_of(quad: np.ndarray) -> str | None:
+def kind_of(quad: np.ndarray, tolerance: float = SNAP_TOLERANCE) -> str | None:
     """The document kind a quad's side ratio matches, either way up in the photo.
 
     A card standing on its short side, or a page lying on its long one, is still that document
-    (:func:`~idseg.documents.rectify.snap_kind` of the ratio or of its inverse).
+    (:func:`~idseg.documents.rectify.snap_kind` of the ratio or of its inverse, within
+    ``tolerance``).
 
     Example:
         >>> kind_of(np.array([[0, 0], [54, 0], [54, 86], [0, 86]], float))
         'td1'
     """
     aspect = _aspect(quad)
-    return snap_kind(aspect) or snap_kind(1.0 / max(aspect, 1e-9))
+    inverse = 1.0 / max(aspect, 1e-9)
+    return snap_kind(aspect, tolerance=tolerance) or snap_kind(inverse, tolerance=tolerance)
 
 
 def share_inside(quad: np.ndarray, other: np.ndarray) -> float:
