@@ -32,23 +32,8 @@ wait
 $IDSEG synth -n 3000 --seed 2 --docs 1-3 --negatives 0.05 \
   --exclude-templates "$HELD_OUT" --out "$WORK/scenes2" --force
 $IDSEG data prepare localizer "$WORK/scenes2" --out "$WORK/loc2" --force
-$PY - "$WORK" <<'PYEOF'
-import json, os, sys
-work = sys.argv[1]
-out = f"{work}/loc_all"
-groups = {}
-for prefix, src in (("s1_", f"{work}/loc"), ("s2_", f"{work}/loc2")):
-    meta = json.load(open(f"{src}/dataset.json"))
-    for sub in ("images", "masks"):
-        os.makedirs(f"{out}/{sub}", exist_ok=True)
-        for name in sorted(os.listdir(f"{src}/{sub}")):
-            link = f"{out}/{sub}/{prefix}{name}"
-            if not os.path.lexists(link):
-                os.symlink(os.path.abspath(f"{src}/{sub}/{name}"), link)
-    groups.update({prefix + k: v for k, v in meta["groups"].items()})
-meta.update(groups=groups, source="scenes + scenes2")
-json.dump(meta, open(f"{out}/dataset.json", "w"))
-PYEOF
+$PY recipes/link_datasets.py "$WORK/loc_all" "s1_=$WORK/loc" "s2_=$WORK/loc2" \
+  --source "scenes + scenes2"
 OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_ft.yaml --init "$WORK/run_loc/last.pt" \
   --data "$WORK/loc_all" --out "$WORK/run_loc_ft" > "$WORK/run_loc_ft.log" 2>&1
 # 5. Ship the last epochs without optimiser state.

@@ -9,24 +9,8 @@ IDSEG=${IDSEG:-idseg}
 PY=${PYTHON:-python}
 $IDSEG data prepare localizer "$WORK/scenes" --out "$WORK/loc_hidden/s1" --hidden --force
 $IDSEG data prepare localizer "$WORK/scenes2" --out "$WORK/loc_hidden/s2" --hidden --force
-$PY - "$WORK" <<'PYEOF'
-import json, os, sys
-work = sys.argv[1]
-out = f"{work}/loc_hidden/all"
-groups = {}
-for prefix in ("s1", "s2"):
-    src = f"{work}/loc_hidden/{prefix}"
-    meta = json.load(open(f"{src}/dataset.json"))
-    for sub in ("images", "masks"):
-        os.makedirs(f"{out}/{sub}", exist_ok=True)
-        for name in sorted(os.listdir(f"{src}/{sub}")):
-            link = f"{out}/{sub}/{prefix}_{name}"
-            if not os.path.lexists(link):
-                os.symlink(os.path.abspath(f"{src}/{sub}/{name}"), link)
-    groups.update({f"{prefix}_{k}": v for k, v in meta["groups"].items()})
-meta.update(groups=groups, source="scenes + scenes2, hidden")
-json.dump(meta, open(f"{out}/dataset.json", "w"))
-PYEOF
+$PY recipes/link_datasets.py "$WORK/loc_hidden/all" "s1_=$WORK/loc_hidden/s1" \
+  "s2_=$WORK/loc_hidden/s2" --source "scenes + scenes2, hidden"
 # --init widens the 3-class head: hidden starts as a copy of background, 2 logits below it.
 OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_hidden.yaml \
   --init "$WORK/run_loc_ft/last.pt" --data "$WORK/loc_hidden/all" --out "$WORK/run_loc_hidden" \
