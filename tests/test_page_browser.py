@@ -133,6 +133,14 @@ def at(driver, canvas, x: float, y: float) -> tuple[int, int]:
     )
 
 
+def click_and_wait(browser, canvas, xy: tuple[float, float], area: int, right: bool) -> int:
+    """Click the image at ``xy`` (right: remove); the pending mask's area once it changed."""
+    chain = ActionChains(browser).move_to_element_with_offset(canvas, *at(browser, canvas, *xy))
+    (chain.context_click() if right else chain.click()).perform()
+    wait_for(lambda: idle(browser) and body_data(browser, "pending-area") != str(area))
+    return int(body_data(browser, "pending-area"))
+
+
 def test_annotate_a_box_refine_accept_and_export(server, browser, tmp_path):
     import cv2
 
@@ -153,18 +161,10 @@ def test_annotate_a_box_refine_accept_and_export(server, browser, tmp_path):
     area_box = int(wait_for(lambda: idle(browser) and body_data(browser, "pending-area")))
     shot(browser, "2_box")
 
-    ActionChains(browser).move_to_element_with_offset(
-        canvas, *at(browser, canvas, 380, 270)
-    ).click().perform()
-    wait_for(lambda: idle(browser) and body_data(browser, "pending-area") != str(area_box))
-    area_added = int(body_data(browser, "pending-area"))
+    area_added = click_and_wait(browser, canvas, (380, 270), area_box, right=False)
     shot(browser, "3_point_added")
 
-    ActionChains(browser).move_to_element_with_offset(
-        canvas, *at(browser, canvas, 150, 120)
-    ).context_click().perform()
-    wait_for(lambda: idle(browser) and body_data(browser, "pending-area") != str(area_added))
-    area_removed = int(body_data(browser, "pending-area"))
+    area_removed = click_and_wait(browser, canvas, (150, 120), area_added, right=True)
     assert len({area_box, area_added, area_removed}) == 3  # each prompt changed the mask
     shot(browser, "4_point_removed")
 

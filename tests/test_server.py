@@ -57,6 +57,17 @@ def upload(client, image: np.ndarray) -> str:
     return r.json()["session_id"]
 
 
+def _refined(predictor, image: np.ndarray, logits: np.ndarray):
+    """The library's single-mask answer to the click at (60, 50) refined from ``logits``."""
+    return predictor.predict(
+        points=np.array([[60, 50]], float),
+        labels=np.array([1]),
+        multimask_output=False,
+        mask_input=logits,
+        embedding=predictor.embed(image),
+    )
+
+
 def test_health_ready_docs_and_page(client):
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
@@ -104,13 +115,7 @@ def test_prompt_answers_equal_the_library(client, predictor):
         f"/v1/sessions/{sid}/predict",
         json={"points": [[60, 50]], "refine": True, "multimask": False},
     )
-    ref2 = predictor.predict(
-        points=np.array([[60, 50]], float),
-        labels=np.array([1]),
-        multimask_output=False,
-        mask_input=ref.low_res_logits[0, best : best + 1],
-        embedding=predictor.embed(image),
-    )
+    ref2 = _refined(predictor, image, ref.low_res_logits[0, best : best + 1])
     assert np.array_equal(rle_to_mask(again.json()["masks"][0]["rle"]), ref2.masks[0, 0])
     # Refining from another candidate: the third mask of a fresh multimask answer.
     client.post(f"/v1/sessions/{sid}/predict", json={"points": [[60, 50]]})
@@ -122,13 +127,7 @@ def test_prompt_answers_equal_the_library(client, predictor):
         points=np.array([[60, 50]], float), labels=np.array([1]), embedding=predictor.embed(image)
     )
     pick = int(np.argsort(-first.scores[0], kind="stable")[2])
-    ref3 = predictor.predict(
-        points=np.array([[60, 50]], float),
-        labels=np.array([1]),
-        multimask_output=False,
-        mask_input=first.low_res_logits[0, pick : pick + 1],
-        embedding=predictor.embed(image),
-    )
+    ref3 = _refined(predictor, image, first.low_res_logits[0, pick : pick + 1])
     assert np.array_equal(rle_to_mask(third.json()["masks"][0]["rle"]), ref3.masks[0, 0])
     bad = client.post(
         f"/v1/sessions/{sid}/predict", json={"points": [[60, 50]], "refine": True, "candidate": 2}
