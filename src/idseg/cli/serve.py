@@ -45,7 +45,7 @@ def serve(
 
     Models are loaded once at start-up. Uploaded images stay in memory and are never logged.
     """
-    from idseg.onnx._deps import require
+    from idseg._deps import require
 
     with user_errors():
         for module, package in (("fastapi", None), ("uvicorn", None)):

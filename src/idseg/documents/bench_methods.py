@@ -24,13 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from idseg._deps import require
 from idseg._text import did_you_mean
 from idseg.documents.microwink_weights import (
     MICROWINK_MODEL_ENV,
     MICROWINK_MODEL_SHA256,
     microwink_model_path,
 )
-from idseg.errors import InputError, MissingExtraError
+from idseg.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -166,10 +167,7 @@ def microwink_localizer(
     Example:
         >>> quads = microwink_localizer()(photo)  # doctest: +SKIP
     """
-    try:
-        from microwink import Threshold
-    except ImportError:
-        raise MissingExtraError("microwink", "bench") from None
+    Threshold = require("microwink", extra="bench").Threshold  # noqa: N806 (a class)
     from PIL import Image
 
     model = _load_microwink(microwink_model_path(model_path))

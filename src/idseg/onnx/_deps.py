@@ -2,31 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-from idseg.errors import MissingExtraError
-
-
-def require(module: str, package: str | None = None, extra: str = "onnx") -> ModuleType:
-    """Import ``module`` or raise :class:`MissingExtraError` naming the extra that provides it.
-
-    Args:
-        module: The import name (``onnxruntime``).
-        package: The distribution name, when it differs from ``module``.
-        extra: The idseg extra that installs it.
-
-    Example:
-        >>> require("json").__name__
-        'json'
-        >>> require("no_such_module_here")
-        Traceback (most recent call last):
-        idseg.errors.MissingExtraError: this feature needs the optional package ...
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingExtraError(package or module, extra) from exc
+from idseg._deps import require
 
 
 def require_exporter() -> None:
@@ -35,8 +13,8 @@ def require_exporter() -> None:
     Example:
         >>> require_exporter()  # doctest: +SKIP
     """
-    require("onnx")
-    require("onnxscript")
+    require("onnx", extra="onnx")
+    require("onnxscript", extra="onnx")
 
 
 def require_runtime() -> ModuleType:
@@ -46,4 +24,4 @@ def require_runtime() -> ModuleType:
         >>> require_runtime().__name__  # doctest: +SKIP
         'onnxruntime'
     """
-    return require("onnxruntime")
+    return require("onnxruntime", extra="onnx")
