@@ -17,6 +17,7 @@ same masks and stability scores pixel for pixel.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,16 @@ class _Axis:
         return a, b
 
 
+@functools.lru_cache(maxsize=32)
+def _axis(n_in: int, n_out: int) -> _Axis:
+    """The tables of one axis, built once per size pair.
+
+    Every batch of a generator, and both the bound and the upsampler, share them; nothing
+    writes to them.
+    """
+    return _Axis.build(n_in, n_out)
+
+
 class WindowedUpsampler:
     """Upsample ``h x w`` logits to ``out_hw`` inside the box where they can pass a threshold.
 
@@ -70,8 +81,8 @@ class WindowedUpsampler:
 
     def __init__(self, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> None:
         self.in_hw, self.out_hw = in_hw, out_hw
-        self.rows = _Axis.build(in_hw[0], out_hw[0])
-        self.cols = _Axis.build(in_hw[1], out_hw[1])
+        self.rows = _axis(in_hw[0], out_hw[0])
+        self.cols = _axis(in_hw[1], out_hw[1])
         self._torch = {
             f"{axis}{name}": torch.from_numpy(getattr(getattr(self, attr), name))
             for axis, attr in (("r", "rows"), ("c", "cols"))
@@ -231,8 +242,8 @@ def stability_upper_bound(
         True
     """
     h, w = int(low_res.shape[-2]), int(low_res.shape[-1])
-    rows = _Axis.build(h, out_hw[0])
-    cols = _Axis.build(w, out_hw[1])
+    rows = _axis(h, out_hw[0])
+    cols = _axis(w, out_hw[1])
     per_row = torch.from_numpy(np.bincount(rows.i0, minlength=h).astype(np.float32))
     per_col = torch.from_numpy(np.bincount(cols.i0, minlength=w).astype(np.float32))
     padded = F.pad(low_res.float()[:, None], (0, 1, 0, 1), mode="replicate")
