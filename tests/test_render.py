@@ -270,3 +270,41 @@ def test_inside_keeps_the_chosen_side_and_the_line():
     assert inside((1.0, 9.0), 1, 3.5, False) and not inside((1.0, 9.0), 1, 3.5, True)
     for doc in (fits, inside):
         assert doc.__doc__ and "Example:" in doc.__doc__ and "Args:" in doc.__doc__
+
+
+def test_a_style_variant_turns_every_colour_by_one_hue_and_keeps_the_rest():
+    import colorsys
+
+    from idseg.documents.synth.styles import vary_style
+
+    base = get_template("td3_navy_guilloche").style
+    for seed in range(5):
+        new = vary_style(base, np.random.default_rng(seed))
+        assert (new.ink, new.text_font, new.languages, new.date_format) == (
+            base.ink,
+            base.text_font,
+            base.languages,
+            base.date_format,
+        )
+
+        def hue(c):
+            return colorsys.rgb_to_hls(*(v / 255 for v in c))[0]
+
+        turns = {
+            round((hue(n) - hue(b)) % 1.0, 1)
+            for n, b in [(new.accent, base.accent), (new.label_color, base.label_color)]
+        }
+        assert len(turns) == 1 and 0.05 < turns.pop() < 0.95  # one turn, never none
+        light = colorsys.rgb_to_hls(*(v / 255 for v in new.accent))[1]
+        assert 0.1 < light < 0.57  # the band stays a band: darker than the paper
+    assert vary_style(base, np.random.default_rng(1)) == vary_style(base, np.random.default_rng(1))
+
+
+def test_a_restyled_document_has_the_same_fields_and_size_in_other_colours():
+    plain = render_document(np.random.default_rng(4), template="td1_blue_wave", px_per_mm=4.0)
+    other = render_document(
+        np.random.default_rng(4), template="td1_blue_wave", px_per_mm=4.0, restyle=True
+    )
+    assert other.image.shape == plain.image.shape
+    assert {f.cls for f in other.fields} == {f.cls for f in plain.fields}
+    assert np.abs(other.image.astype(int) - plain.image.astype(int)).mean() > 5

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from idseg.cli.synth import synth
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.synth.dataset import generate_dataset
+from idseg.documents.synth.layouts import list_templates
 from idseg.errors import InputError
 
 N = 12
@@ -253,3 +254,23 @@ def test_all_documents_of_an_image_share_one_template_which_is_its_group(made):
             several += 1
             assert {d["template"] for d in quads["documents"]} == {groups[record["image"]]}
     assert several >= 2
+
+
+def test_restyle_changes_the_designs_but_not_the_groups_and_zero_keeps_the_bytes(made, tmp_path):
+    from idseg.documents.synth.scene_options import SceneOptions
+
+    root, _ = made
+    same = generate_dataset(
+        tmp_path / "zero", N, seed=3, workers=1, options=SceneOptions(p_restyle=0.0), **ARGS
+    )
+    assert same["images"] == N
+    assert _hashes(tmp_path / "zero") == _hashes(root / "a")  # the option's default draws nothing
+    out = tmp_path / "cli"
+    args = ["--n", "3", "--seed", "3", "--out", str(out), "--size", "128x96", "--negatives", "0"]
+    result = CliRunner().invoke(_app(), [*args, "--restyle", "1", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["options"]["p_restyle"] == 1.0
+    assert set(meta["groups"].values()) <= set(list_templates())
+    bad = CliRunner().invoke(_app(), [*args, "--restyle", "1.5"])
+    assert bad.exit_code == 2 and "--restyle" in bad.output

@@ -120,6 +120,14 @@ def synth(
     negatives: float = typer.Option(
         0.05, "--negatives", min=0.0, max=1.0, help="Share of images without any document."
     ),
+    restyle: float = typer.Option(
+        0.0,
+        "--restyle",
+        min=0.0,
+        max=1.0,
+        help="Share of images whose documents get a variant of their template's colours, "
+        "pattern and emblem (more designs for training; 0 keeps the templates as designed).",
+    ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Processes (default: one per CPU); output is the same."
     ),
@@ -151,7 +159,9 @@ def synth(
             docs_per_scene=span,
             negatives=negatives,
             options=SceneOptions(
-                templates=_names(templates), exclude_templates=_names(exclude_templates) or ()
+                templates=_names(templates),
+                exclude_templates=_names(exclude_templates) or (),
+                p_restyle=restyle,
             ),
             workers=workers,
             image_format=fmt,

@@ -91,8 +91,12 @@ def draw_scene(seed: int, index: int, opts: SceneOptions, phase: float) -> Scene
     # the template is the image's split group and no template is seen in two splits.
     template = scene_template(rng, opts.kinds, opts.allowed_templates())
     kind = get_template(template).kind
+    # Drawn only when asked, so datasets made without it keep their seeds' pixels.
+    restyle = opts.p_restyle > 0.0 and bool(rng.random() < opts.p_restyle)
     docs = [
-        render_document(rng, template=template, px_per_mm=_px_per_mm(kind, scale, opts.size))
+        render_document(
+            rng, template=template, px_per_mm=_px_per_mm(kind, scale, opts.size), restyle=restyle
+        )
         for scale in plan.scales
     ]
     return compose_scene(rng, docs, opts.size, opts, plan)

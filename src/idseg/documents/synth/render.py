@@ -19,6 +19,7 @@ zones never overlap (a hologram may be laid over them, as on real cards; it chan
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from idseg.documents.synth.painters import (
     paint_signature,
     paint_text,
 )
+from idseg.documents.synth.styles import vary_style
 from idseg.documents.synth.zones import Zone
 from idseg.errors import InputError
 
@@ -152,6 +154,7 @@ def render_document(
     kind: str | None = None,
     template: str | None = None,
     px_per_mm: float = 8.0,
+    restyle: bool = False,
 ) -> RenderedDocument:
     """Render a random document of a kind and/or template.
 
@@ -161,6 +164,8 @@ def render_document(
         template: A template name from :func:`~idseg.documents.synth.layouts.list_templates`
             (default: one of the kind's templates, chosen by ``rng``).
         px_per_mm: Resolution, 2 to 40 pixels per millimetre.
+        restyle: Draw the template in a variant of its style
+            (:func:`~idseg.documents.synth.styles.vary_style`); the template's name is kept.
 
     Returns:
         The document; its size is the kind's size in mm times ``px_per_mm``, rounded.
@@ -178,6 +183,8 @@ def render_document(
     if not isinstance(px_per_mm, (int, float)) or not lo <= px_per_mm <= hi:
         raise InputError(f"px_per_mm must be a number from {lo} to {hi}, got {px_per_mm!r}")
     t = _choose(rng, kind, template)
+    if restyle:
+        t = dataclasses.replace(t, style=vary_style(t.style, rng))
     k = KINDS[t.kind]
     h, w = round(k.height_mm * px_per_mm), round(k.width_mm * px_per_mm)
     ident = random_identity(rng)

@@ -17,6 +17,7 @@ MAX_DOCUMENTS = 20
 
 _PROBABILITIES = (
     "negatives",
+    "p_restyle",
     "p_upright",
     "p_out_of_frame",
     "p_overlap",
@@ -50,6 +51,10 @@ class SceneOptions:
         scale: Range of the share of the frame a document spans in its larger direction.
         max_tilt_deg: Largest angle between the document's normal and the camera axis.
         fov_deg: Range of the camera's horizontal field of view.
+        p_restyle: Per scene: its documents are drawn in variants of the template's style,
+            one each (other hues, band shade, pattern, emblem; see
+            :func:`~idseg.documents.synth.styles.vary_style`). Default 0: the templates as
+            designed (earlier datasets of a seed stay identical).
         p_upright: Document roughly upright (within 15 degrees) instead of at any angle.
         p_out_of_frame: Document pushed partly over one or two frame edges.
         p_overlap: With several documents: they may overlap (upper ones hide lower ones).
@@ -78,6 +83,7 @@ class SceneOptions:
     exclude_templates: tuple[str, ...] = ()
     docs_per_scene: tuple[int, int] = (1, 1)
     negatives: float = 0.05
+    p_restyle: float = 0.0
     scale: tuple[float, float] = (0.15, 0.95)
     max_tilt_deg: float = 40.0
     fov_deg: tuple[float, float] = (40.0, 75.0)

@@ -7,9 +7,13 @@ Labels are printed document background, not fields; their texts come from :data:
 
 from __future__ import annotations
 
+import colorsys
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
+
+import numpy as np
 
 from idseg.errors import InputError
 
@@ -210,6 +214,55 @@ class Style:
                 f"languages must be a non-empty subset of {tuple(LABELS['surname'])}, "
                 f"got {self.languages!r}"
             )
+
+
+def vary_style(style: Style, rng: np.random.Generator) -> Style:
+    """A variant of a style: its hues turned, its band darker or lighter, another pattern or emblem.
+
+    Used by :class:`~idseg.documents.synth.scene_options.SceneOptions` ``p_restyle`` so that a
+    localiser meets more designs than the templates hold: a document edge in any colour (a green
+    header band, a dark frame) is still document. Ink, fonts, languages and layout are kept.
+
+    Args:
+        style: The template's style.
+        rng: The only source of randomness.
+
+    Returns:
+        A new style; every colour is turned by one random hue angle.
+
+    Example:
+        >>> from idseg.documents.synth.layouts import get_template
+        >>> base = get_template("td1_blue_wave").style
+        >>> new = vary_style(base, np.random.default_rng(0))
+        >>> new.ink == base.ink, new.accent != base.accent
+        (True, True)
+    """
+    turn = float(rng.uniform(0.1, 0.9))
+    saturate = float(rng.uniform(0.6, 1.8))
+    accent_light = float(rng.uniform(0.12, 0.55))
+
+    def recolour(c: Color, lightness: float | None = None) -> Color:
+        h, light, sat = colorsys.rgb_to_hls(*(v / 255.0 for v in c))
+        rgb = colorsys.hls_to_rgb(
+            (h + turn) % 1.0, light if lightness is None else lightness, min(1.0, sat * saturate)
+        )
+        return (round(rgb[0] * 255), round(rgb[1] * 255), round(rgb[2] * 255))
+
+    b0, b1 = style.background
+    pattern = style.pattern if rng.random() < 0.5 else str(rng.choice(PATTERNS))
+    logo = style.logo if rng.random() < 0.5 else str(rng.choice(LOGOS))
+    return dataclasses.replace(
+        style,
+        background=(recolour(b0), recolour(b1)),
+        gradient_angle=float(rng.uniform(0.0, 360.0)),
+        pattern=pattern,
+        pattern_color=recolour(style.pattern_color),
+        pattern_alpha=float(np.clip(style.pattern_alpha * rng.uniform(0.5, 1.5), 0.03, 0.6)),
+        accent=recolour(style.accent, accent_light),
+        label_color=recolour(style.label_color),
+        logo=logo,
+        hologram=bool(rng.random() < 0.5),
+    )
 
 
 def label_text(key: str, languages: tuple[str, ...]) -> str:
