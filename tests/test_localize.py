@@ -8,6 +8,7 @@ from idseg.documents.evaluate import quad_iou
 from idseg.documents.localize import (
     Localized,
     Localizer,
+    _keep_whole,
     best_quad,
     complete,
     find_regions,
@@ -79,6 +80,10 @@ class _Fixed(Localizer):
         return self.closer
 
 
+#: The photo the fixed candidates lie in (only its size is read).
+_PHOTO = np.zeros((480, 640, 3), np.uint8)
+
+
 def _loc(quad: np.ndarray, score: float, fill: float) -> Localized:
     return Localized(quad.astype(np.float64), score, fill)
 
@@ -87,7 +92,7 @@ def test_a_closer_look_that_fits_worse_keeps_the_first_document():
     first = _loc(np.array([[10, 10], [170, 10], [170, 111], [10, 111]]), 0.9, 0.84)
     piece = _loc(np.array([[10, 10], [90, 10], [90, 111], [10, 111]]), 0.7, 0.8)
     crumb = _loc(np.array([[300, 10], [320, 10], [320, 30], [300, 30]]), 0.7, 0.8)
-    out = _Fixed([piece, crumb])._closer(np.zeros((1, 1, 3), np.uint8), first, 256)
+    out = _Fixed([piece, crumb])._closer(_PHOTO, first, 256)
     assert [id(o) for o in out] == [id(first), id(crumb)]
 
 
@@ -95,14 +100,13 @@ def test_a_closer_look_that_fits_better_replaces_the_first_document():
     first = _loc(np.array([[10, 10], [170, 10], [170, 111], [10, 111]]), 0.9, 0.7)
     left = _loc(np.array([[10, 10], [88, 10], [88, 111], [10, 111]]), 0.95, 0.97)
     right = _loc(np.array([[92, 10], [170, 10], [170, 111], [92, 111]]), 0.95, 0.97)
-    out = _Fixed([left, right])._closer(np.zeros((1, 1, 3), np.uint8), first, 256)
+    out = _Fixed([left, right])._closer(_PHOTO, first, 256)
     assert [id(o) for o in out] == [id(left), id(right)]
     assert (
-        _Fixed([])._closer(np.zeros((1, 1, 3), np.uint8), _loc(first.quad, 0.9, 0.95), 9)[0].fill
-        == 0.95
+        _Fixed([])._closer(_PHOTO, _loc(first.quad, 0.9, 0.95), 9)[0].fill == 0.95
     )  # a good fit is not looked at again
     done = Localized(first.quad, 0.9, 0.7, completed=True)
-    assert _Fixed([left, right])._closer(np.zeros((1, 1, 3), np.uint8), done, 256) == [done]
+    assert _Fixed([left, right])._closer(_PHOTO, done, 256) == [done]
 
 
 def test_truncated_documents_need_less_confidence_than_unknown_shapes():
@@ -130,8 +134,29 @@ def test_a_closer_look_with_a_document_shape_replaces_a_shapeless_first_document
     # card (160 x 101, TD1) wins even with a lower agreement
     first = _loc(np.array([[10, 10], [260, 10], [260, 111], [10, 111]]), 0.9, 0.88)
     card = _loc(np.array([[100, 10], [260, 10], [260, 111], [100, 111]]), 0.9, 0.85)
-    out = _Fixed([card])._closer(np.zeros((1, 1, 3), np.uint8), first, 256)
+    out = _Fixed([card])._closer(_PHOTO, first, 256)
     assert [id(o) for o in out] == [id(card)]
+
+
+def test_a_cut_out_split_that_fits_worse_keeps_the_first_document():
+    # a letter (216 x 279) cut in two at a table rule by the cut-out pass: both pieces lie
+    # inside the first quad and fit worse, so the first document stays; a card outside stays too
+    letter = _loc(np.array([[100, 50], [316, 50], [316, 329], [100, 329]]), 0.95, 0.99)
+    top = _loc(np.array([[100, 50], [316, 50], [316, 190], [100, 190]]), 0.95, 0.9)
+    bottom = _loc(np.array([[100, 194], [316, 194], [316, 329], [100, 329]]), 0.95, 0.85)
+    card = _loc(np.array([[400, 50], [560, 50], [560, 151], [400, 151]]), 0.95, 0.97)
+    out = _keep_whole(letter, [top, bottom, card], (480, 640))
+    assert [id(o) for o in out] == [id(letter), id(card)]
+    # the same letter reaching the photo's right edge (cut there: its shape says nothing)
+    cut = _loc(np.array([[500, 50], [640, 50], [640, 329], [500, 329]]), 0.95, 0.99)
+    pieces = [_loc(q + np.array([400.0, 0.0]), 0.95, 0.9) for q in (top.quad, bottom.quad)]
+    assert _keep_whole(cut, pieces, (480, 640)) == [cut]
+    # two cards the first pass merged (no kind's shape, poor fit) split here
+    merged = _loc(np.array([[10, 10], [340, 10], [340, 111], [10, 111]]), 0.9, 0.8)
+    left = _loc(np.array([[10, 10], [170, 10], [170, 111], [10, 111]]), 0.95, 0.97)
+    right = _loc(np.array([[180, 10], [340, 10], [340, 111], [180, 111]]), 0.95, 0.96)
+    assert _keep_whole(merged, [left, right], (480, 640)) == [left, right]
+    assert _keep_whole(letter, [letter, card], (480, 640)) == [letter, card]
 
 
 def _probs4(labels: np.ndarray) -> np.ndarray:

@@ -209,7 +209,7 @@ class Localizer:
             if out is not None:
                 return out
         out = self._refit(seen(probs), cut_out, coarse, inner, min_pixels, completed=False)
-        return out or [coarse]
+        return _keep_whole(coarse, out or [coarse], (h, w))
 
     def _refit(
         self,
@@ -269,11 +269,7 @@ class Localizer:
             return closer
         share = [share_inside(c.quad, found.quad) for c in closer]
         parts = [c for c, inside in zip(closer, share, strict=True) if inside > 0.5]
-        areas = [quad_area(c.quad) for c in parts]
-        if parts and (
-            np.average([c.fill for c in parts], weights=areas) > found.fill
-            or (kind_of(found.quad) is None and any(kind_of(c.quad) for c in parts))
-        ):
+        if parts and _split_wins(found, parts, image.shape[:2]):
             return closer  # the closer look fits better: its documents replace the first one
         return [found, *(c for c, inside in zip(closer, share, strict=True) if inside < 0.5)]
 
@@ -308,6 +304,36 @@ class Localizer:
                 side = float(np.mean(quad_sides(d.quad)))
                 d.quad = snap_to_edges(gray, d.quad, search=float(np.clip(0.008 * side, 1.5, 8.0)))
         return out
+
+
+def _split_wins(whole: Localized, parts: list[Localized], hw: tuple[int, int]) -> bool:
+    """Whether pieces found inside a document replace it.
+
+    They do when they fit better on the whole (area-weighted agreement), or have a document's
+    shape where it has none (a document reaching the photo's edge may be cut there: its shape
+    says nothing).
+    """
+    areas = [quad_area(c.quad) for c in parts]
+    if np.average([c.fill for c in parts], weights=areas) > whole.fill:
+        return True
+    h, w = hw
+    q = whole.quad
+    at_edge = bool((q.min(axis=0) < 2.0).any() or q[:, 0].max() > w - 2 or q[:, 1].max() > h - 2)
+    return kind_of(q) is None and not at_edge and any(kind_of(c.quad) for c in parts)
+
+
+def _keep_whole(coarse: Localized, refit: list[Localized], hw: tuple[int, int]) -> list[Localized]:
+    """The cut-out pass's documents, unless it split the first pass's document for the worse.
+
+    A stray band across one document (a table rule on a letter) may cut it in two at the
+    cut-out's scale: pieces inside the first pass's quad that fit worse than it, where it has a
+    document's shape, are dropped and the first pass's document stays (documents the first
+    pass merged split here still: their union fits poorly or has no kind).
+    """
+    pieces = [c for c in refit if c is not coarse and share_inside(c.quad, coarse.quad) > 0.5]
+    if not pieces or _split_wins(coarse, pieces, hw):
+        return refit
+    return [coarse, *(c for c in refit if c is not coarse and all(c is not p for p in pieces))]
 
 
 def _scales(window: tuple[int, int, int, int], h: int, w: int) -> np.ndarray:
