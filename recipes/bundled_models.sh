@@ -3,8 +3,9 @@
 #   src/idseg/models/bundled/doc_localizer.pt  (background / document / edge, 192 px input)
 #   src/idseg/models/bundled/doc_fields.pt     (field classes on the rectified document, 256 px)
 # and score them on held-out templates. Usage: bash recipes/bundled_models.sh [WORK_DIR]
-# About 2.5 hours on 2 CPU cores (both models train side by side, one core each, then the
-# localiser is fine-tuned on twice the scenes for about an hour).
+# About 3 hours on 2 CPU cores (both models train side by side, one core each, then the
+# localiser is fine-tuned on twice the scenes for about an hour, and again on restyled scenes for
+# about 20 minutes).
 set -euo pipefail
 WORK=${1:-runs/bundled}
 IDSEG=${IDSEG:-idseg}
@@ -36,15 +37,25 @@ $PY recipes/link_datasets.py "$WORK/loc_all" "s1_=$WORK/loc" "s2_=$WORK/loc2" \
   --source "scenes + scenes2"
 OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_ft.yaml --init "$WORK/run_loc/last.pt" \
   --data "$WORK/loc_all" --out "$WORK/run_loc_ft" > "$WORK/run_loc_ft.log" 2>&1
-# 5. Ship the last epochs without optimiser state.
+# 5. Fine-tune it again on more designs: 3000 new scenes (seed 3), 70 % of them drawn in variants
+#    of their template's colours, pattern and emblem (--restyle), with seed 2's scenes, 6 epochs.
+$IDSEG synth -n 3000 --seed 3 --docs 1-3 --negatives 0.05 --restyle 0.7 \
+  --exclude-templates "$HELD_OUT" --out "$WORK/scenes3" --force
+$IDSEG data prepare localizer "$WORK/scenes3" --out "$WORK/loc3" --force
+$PY recipes/link_datasets.py "$WORK/loc_restyle" "s2_=$WORK/loc2" "s3_=$WORK/loc3" \
+  --source "scenes2 + scenes3 (restyled)"
+OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_restyle.yaml \
+  --init "$WORK/run_loc_ft/last.pt" --data "$WORK/loc_restyle" --out "$WORK/run_loc_restyle" \
+  > "$WORK/run_loc_restyle.log" 2>&1
+# 6. Ship the last epochs without optimiser state.
 $PY - "$WORK" <<'PYEOF'
 import sys
 from idseg.models.unet_io import slim_checkpoint
 work = sys.argv[1]
-slim_checkpoint(f"{work}/run_loc_ft/last.pt", "src/idseg/models/bundled/doc_localizer.pt")
+slim_checkpoint(f"{work}/run_loc_restyle/last.pt", "src/idseg/models/bundled/doc_localizer.pt")
 slim_checkpoint(f"{work}/run_fields/last.pt", "src/idseg/models/bundled/doc_fields.pt")
 PYEOF
-# 6. Held-out test sets (other seeds, other templates) and the scores.
+# 7. Held-out test sets (other seeds, other templates) and the scores.
 $IDSEG synth -n 300 --seed 1001 --docs 1 --negatives 0 --templates "$HELD_OUT" \
   --out "$WORK/test_single" --force
 $IDSEG synth -n 150 --seed 1002 --docs 1-3 --negatives 0.1 --templates "$HELD_OUT" \
