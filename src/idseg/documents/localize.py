@@ -43,6 +43,7 @@ from idseg.documents.regions import (
     kind_of,
     quad_area,
     quad_sides,
+    reaches_edge,
     seen,
     share_inside,
     touches,
@@ -317,9 +318,11 @@ def _split_wins(whole: Localized, parts: list[Localized], hw: tuple[int, int]) -
     if np.average([c.fill for c in parts], weights=areas) > whole.fill:
         return True
     h, w = hw
-    q = whole.quad
-    at_edge = bool((q.min(axis=0) < 2.0).any() or q[:, 0].max() > w - 2 or q[:, 1].max() > h - 2)
-    return kind_of(q) is None and not at_edge and any(kind_of(c.quad) for c in parts)
+    return (
+        kind_of(whole.quad) is None
+        and not reaches_edge(whole.quad, w, h)
+        and any(kind_of(c.quad) for c in parts)
+    )
 
 
 def _keep_whole(coarse: Localized, refit: list[Localized], hw: tuple[int, int]) -> list[Localized]:

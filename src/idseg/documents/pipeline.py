@@ -35,6 +35,7 @@ from idseg.data.prepare import LOCALIZER_CLASSES, LOCALIZER_HIDDEN_CLASSES
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.fields import FieldSegmenter
 from idseg.documents.localize import Localized, Localizer
+from idseg.documents.regions import reaches_edge
 from idseg.documents.result import Document, DocumentResult, image_polygon
 from idseg.errors import CheckpointError
 from idseg.io.images import ImageSource, load_image
@@ -207,11 +208,7 @@ class DocumentPipeline:
         be cut there, so its visible shape need not be a document's: it gets the lower bar.
         """
         s = self.settings
-        near = max(3.0, 0.01 * min(w, h))
-        q = doc.quad
-        at_edge = doc.truncated or bool(
-            ((q < near) | (q > np.array([w, h], np.float64) - near)).any()
-        )
+        at_edge = doc.truncated or reaches_edge(doc.quad, w, h)
         return doc.kind is not None or doc.score >= (
             s.truncated_min_score if at_edge else s.unknown_min_score
         )

@@ -260,6 +260,22 @@ def kind_of(quad: np.ndarray, tolerance: float = SNAP_TOLERANCE) -> str | None:
     return snap_kind(aspect, tolerance=tolerance) or snap_kind(inverse, tolerance=tolerance)
 
 
+def reaches_edge(quad: np.ndarray, w: int, h: int) -> bool:
+    """Whether a corner lies near a ``w x h`` photo's edge, or beyond it.
+
+    Near: within 1 % of the shorter side, at least 3 px. The document may be cut there, so its
+    shape says little.
+
+    Example:
+        >>> reaches_edge(np.array([[4, 50], [200, 50], [200, 150], [4, 150]], float), 640, 480)
+        True
+        >>> reaches_edge(np.array([[40, 50], [200, 50], [200, 150], [40, 150]], float), 640, 480)
+        False
+    """
+    near = max(3.0, 0.01 * min(w, h))
+    return bool(((quad < near) | (quad > np.array([w, h], np.float64) - near)).any())
+
+
 def share_inside(quad: np.ndarray, other: np.ndarray) -> float:
     """Share of ``quad``'s area inside ``other`` (convex hulls of both)."""
     a = cv2.convexHull(quad.astype(np.float32))
