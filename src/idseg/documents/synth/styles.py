@@ -221,7 +221,7 @@ def vary_style(style: Style, rng: np.random.Generator) -> Style:
 
     Used by :class:`~idseg.documents.synth.scene_options.SceneOptions` ``p_restyle`` so that a
     localiser meets more designs than the templates hold: a document edge in any colour (a header
-    header band, a dark frame) is still document. Ink, fonts, languages and layout are kept.
+    band, a dark frame) is still document. Ink, fonts, languages and layout are kept.
 
     Args:
         style: The template's style.
