@@ -339,3 +339,24 @@ def test_unreadable_image_counts_its_documents_as_missed(dataset, tmp_path):
     record = next(r for r in report.records["empty"] if r.name == victim.stem)
     assert record.error is not None
     assert record.ious == [0.0] * expected and record.missed == expected
+
+
+def test_cli_runs_another_localiser_beside_the_bundled_one(dataset, tmp_path):
+    from idseg.documents.pipeline import BUNDLED_LOCALIZER, DocumentPipeline, bundled_model
+
+    ckpt = tmp_path / "my_loc.pt"
+    shutil.copy(bundled_model(BUNDLED_LOCALIZER), ckpt)
+    out = tmp_path / "out.json"
+    args = ["bench", "doc", "--data", str(dataset), "--methods", "opencv", "--limit", "3"]
+    result = runner.invoke(cli, [*args, "--localizer", str(ckpt), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert set(report["methods"]) == {"opencv", "idseg:my_loc"}
+    pipe = DocumentPipeline(localizer=ckpt)
+    images = sorted((dataset / "images").iterdir())[:3]
+    expected = [len(pipe.localize(load_image(p))) for p in images]
+    assert [r["found"] for r in report["per_image"]["idseg:my_loc"]] == expected
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not a checkpoint")
+    failed = runner.invoke(cli, [*args, "--localizer", str(bad)])
+    assert failed.exit_code == 2 and "bad.pt" in failed.output

@@ -50,6 +50,12 @@ def doc(
     repeat: int = typer.Option(1, min=1, help="Timed calls per image; the median counts."),
     limit: int | None = typer.Option(None, min=1, help="Only the first N images."),
     threshold: float = typer.Option(0.9, help="Document IoU a good image reaches."),
+    localizer: Path | None = typer.Option(
+        None,
+        "--localizer",
+        help="Also run idseg with this localiser checkpoint (a run's last.pt), as method "
+        "idseg:<file stem>, beside the bundled one.",
+    ),
     show: int = typer.Option(5, min=0, help="Worst images listed per method."),
     json_out: Path | None = typer.Option(
         None, "--json", help="Write the full report (per-image records included) to this file."
@@ -62,7 +68,7 @@ def doc(
     run; a method that cannot run here (missing package or weights) is reported and skipped.
     """
     from idseg.documents.bench import run_benchmark
-    from idseg.documents.bench_methods import resolve_method_names
+    from idseg.documents.bench_methods import idseg_localizer, resolve_method_names
     from idseg.io.atomic import atomic_write_json
 
     if not 0.0 <= threshold <= 1.0:
@@ -70,6 +76,7 @@ def doc(
     short_side = parse_resize(resize)
     with user_errors():
         names = resolve_method_names(methods)
+        extra = {f"idseg:{localizer.stem}": idseg_localizer(localizer)} if localizer else None
         with console.status("benchmarking") as status:
             report = run_benchmark(
                 data,
@@ -80,6 +87,7 @@ def doc(
                 limit=limit,
                 threshold=threshold,
                 progress=lambda done, total: status.update(f"benchmarking: image {done}/{total}"),
+                extra=extra,
             )
         if json_out is not None:
             atomic_write_json(json_out, report.to_dict())

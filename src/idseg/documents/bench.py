@@ -221,6 +221,7 @@ def run_benchmark(
     limit: int | None = None,
     threshold: float = 0.9,
     progress: Callable[[int, int], None] | None = None,
+    extra: Mapping[str, Localizer] | None = None,
 ) -> BenchReport:
     """Time and score document localisers on every image of a dataset.
 
@@ -234,6 +235,8 @@ def run_benchmark(
         limit: Only the first ``limit`` images (by name).
         threshold: Document IoU a good image reaches.
         progress: Called as ``progress(images_done, images_total)`` after every image.
+        extra: More localisers by name, run after ``methods`` in the same process (e.g. idseg
+            with another localiser checkpoint, :func:`~idseg.documents.bench_methods.idseg_localizer`).
 
     Returns:
         The report (per method summaries and per-image records).
@@ -250,6 +253,10 @@ def run_benchmark(
         built = dict(methods)
     else:
         built, unavailable = _build(resolve_method_names(methods))
+    for name, method in (extra or {}).items():
+        if name in built:
+            raise InputError(f"method name {name!r} is taken twice")
+        built[name] = method
     images, scored = list_bench_images(data)
     images = images[:limit] if limit is not None else images
     report = BenchReport(

@@ -66,18 +66,22 @@ def opencv_localizer() -> Localizer:
     return localize_opencv
 
 
-def idseg_localizer() -> Localizer:
+def idseg_localizer(localizer: str | os.PathLike[str] | None = None) -> Localizer:
     """The idseg document pipeline (model loaded once, here).
+
+    Args:
+        localizer: Another localiser checkpoint (a run's ``last.pt``); ``None``: the bundled one.
 
     Raises:
         ImportError: The pipeline module is not part of this installation.
+        CheckpointError: The checkpoint cannot be loaded or is no localiser.
 
     Example:
         >>> quads = idseg_localizer()(photo)  # doctest: +SKIP
     """
     from idseg.documents.pipeline import DocumentPipeline
 
-    pipe = DocumentPipeline()
+    pipe = DocumentPipeline(localizer=None if localizer is None else Path(localizer))
 
     def localize(image: np.ndarray) -> list[np.ndarray]:
         return [np.asarray(doc.quad, dtype=np.float64) for doc in pipe.localize(image)]
