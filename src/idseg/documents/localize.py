@@ -259,19 +259,17 @@ class Localizer:
         What the closer look finds inside the document replaces it when it fits better on the
         whole (area-weighted agreement) or has a document's shape where the first had none
         (neighbours merged at one scale separate at the next); a shadow or a hand may instead
-        split one document into poorly fitting pieces, and then the document stays. A completed
-        document is not looked at again: its whole quad already passed the shape checks, and its
-        seen pieces would only compete with it.
+        split one document into poorly fitting pieces, and then the document stays
+        (:func:`_keep_whole`, applied by :meth:`_refine`). A completed document is not looked at
+        again: its whole quad already passed the shape checks, and its seen pieces would only
+        compete with it.
         """
         if found.fill >= 0.9 or found.completed:
             return [found]
         closer = self._refine(image, found, size)
-        if any(c is found for c in closer):
-            return closer
         share = [share_inside(c.quad, found.quad) for c in closer]
-        parts = [c for c, inside in zip(closer, share, strict=True) if inside > 0.5]
-        if parts and _split_wins(found, parts, image.shape[:2]):
-            return closer  # the closer look fits better: its documents replace the first one
+        if any(c is found for c in closer) or max(share, default=0.0) > 0.5:
+            return closer  # the document kept, or the pieces that won replace it
         return [found, *(c for c, inside in zip(closer, share, strict=True) if inside < 0.5)]
 
     def localize(self, image: np.ndarray) -> list[Localized]:

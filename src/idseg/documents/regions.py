@@ -29,6 +29,7 @@ __all__ = [
     "kind_of",
     "quad_area",
     "quad_sides",
+    "reaches_edge",
     "seen",
     "share_inside",
     "touches",
