@@ -72,8 +72,9 @@ def main() -> None:
     parser.add_argument(
         "--localizer", type=Path, default=None, help="Another localiser checkpoint."
     )
+    parser.add_argument("--fields", type=Path, default=None, help="Another field checkpoint.")
     args = parser.parse_args()
-    pipe = DocumentPipeline(localizer=args.localizer)
+    pipe = DocumentPipeline(localizer=args.localizer, fields=args.fields)
     samples = list(open_dataset(args.data))[: args.limit]
     cm = ConfusionMatrix(len(CLASS_NAMES), list(CLASS_NAMES))
     ious, midv, upright, ms, false_pos = [], [], [], [], 0

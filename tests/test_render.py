@@ -308,3 +308,25 @@ def test_a_restyled_document_has_the_same_fields_and_size_in_other_colours():
     assert other.image.shape == plain.image.shape
     assert {f.cls for f in other.fields} == {f.cls for f in plain.fields}
     assert np.abs(other.image.astype(int) - plain.image.astype(int)).mean() > 5
+
+
+def test_a_real_looking_document_keeps_its_fields_and_is_busier():
+    from idseg.documents.synth.painters import _feather
+
+    plain = render_document(
+        np.random.default_rng(4), template="td1_dl_green_rosette", px_per_mm=4.0
+    )
+    real = render_document(
+        np.random.default_rng(4), template="td1_dl_green_rosette", px_per_mm=4.0, real=True
+    )
+    again = render_document(
+        np.random.default_rng(4), template="td1_dl_green_rosette", px_per_mm=4.0, real=True
+    )
+    assert np.array_equal(real.image, again.image)
+    assert real.image.shape == plain.image.shape
+    assert [(f.cls, f.name) for f in real.fields] == [(f.cls, f.name) for f in plain.fields]
+    surname = [next(f.text for f in d.fields if f.name == "surname") for d in (real, plain)]
+    assert surname[0] == surname[1] and surname[0]  # the identity is drawn before the art
+    assert np.abs(real.image.astype(int) - plain.image.astype(int)).mean() > 3
+    ramp = _feather(20, 30, 0.2)
+    assert ramp[10, 15] == 1.0 and ramp[0, 0] == pytest.approx(0.2) and ramp[10, 0] < 0.25

@@ -134,6 +134,31 @@ def test_portrait_mask_covers_everything_drawn(size):
                 assert (outside == outside[0]).all(), (seed, y)
 
 
+@pytest.mark.parametrize("size", [(300, 400), (40, 52), (17, 23)])
+def test_photo_portraits_keep_the_figure_and_light_and_texture_it(size):
+    width, height = size
+    for seed in range(6):
+        flat, person = draw_portrait(np.random.default_rng(seed), width, height)
+        photo, person_photo = draw_portrait(np.random.default_rng(seed), width, height, photo=True)
+        again, _ = draw_portrait(np.random.default_rng(seed), width, height, photo=True)
+        assert photo.shape == flat.shape and photo.dtype == np.uint8
+        assert np.array_equal(person_photo, person)  # the same figure, finished differently
+        assert np.array_equal(photo, again)
+        if width < 100:
+            continue
+        # flat shapes are piecewise constant; a photograph varies almost everywhere
+        flat_steps = (np.abs(np.diff(flat.astype(int), axis=1)).sum(axis=2) > 0).mean()
+        photo_steps = (np.abs(np.diff(photo.astype(int), axis=1)).sum(axis=2) > 0).mean()
+        assert flat_steps < 0.2 < photo_steps, (seed, flat_steps, photo_steps)
+        # one-sided light: the lit and the shaded half of the face differ
+        inner = person & (np.arange(width)[None, :] > width * 0.3)
+        inner &= np.arange(width)[None, :] < width * 0.7
+        grey = photo.astype(float).mean(axis=2)
+        left = grey[inner & (np.arange(width)[None, :] < width / 2)].mean()
+        right = grey[inner & (np.arange(width)[None, :] >= width / 2)].mean()
+        assert abs(left - right) > 1.0, (seed, left, right)
+
+
 def test_portraits_vary():
     heads = []
     for seed in range(30):

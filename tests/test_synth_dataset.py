@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from typer.testing import CliRunner
 
 from idseg.cli.synth import synth
-from idseg.documents.classes import CLASS_NAMES
+from idseg.documents.classes import CLASS_NAMES, FIELD_CLASSES
 from idseg.documents.synth.dataset import generate_dataset
 from idseg.documents.synth.layouts import list_templates
 from idseg.errors import InputError
@@ -274,3 +274,26 @@ def test_restyle_changes_the_designs_but_not_the_groups_and_zero_keeps_the_bytes
     assert set(meta["groups"].values()) <= set(list_templates())
     bad = CliRunner().invoke(_app(), [*args, "--restyle", "1.5"])
     assert bad.exit_code == 2 and "--restyle" in bad.output
+
+
+def test_real_looking_scenes_keep_their_labels_and_zero_keeps_the_bytes(made, tmp_path):
+    from idseg.documents.synth.scene_options import SceneOptions
+
+    root, _ = made
+    generate_dataset(
+        tmp_path / "zero", N, seed=3, workers=1, options=SceneOptions(p_real=0.0), **ARGS
+    )
+    assert _hashes(tmp_path / "zero") == _hashes(root / "a")
+    out = tmp_path / "cli"
+    args = ["--n", "3", "--seed", "3", "--out", str(out), "--size", "128x96", "--negatives", "0"]
+    result = CliRunner().invoke(_app(), [*args, "--real", "1", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["options"]["p_real"] == 1.0
+    assert set(meta["groups"].values()) <= set(list_templates())
+    for path in sorted((out / "polygons").glob("*.json")):  # labels stay whole and in range
+        record = json.loads(path.read_text())
+        for doc in record["documents"]:
+            assert {f["class"] for f in doc["fields"]} <= set(FIELD_CLASSES)
+    bad = CliRunner().invoke(_app(), [*args, "--real", "-0.1"])
+    assert bad.exit_code == 2 and "--real" in bad.output

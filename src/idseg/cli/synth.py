@@ -128,6 +128,14 @@ def synth(
         help="Share of images whose documents get a variant of their template's colours, "
         "pattern and emblem (more designs for training; 0 keeps the templates as designed).",
     ),
+    real: float = typer.Option(
+        0.0,
+        "--real",
+        min=0.0,
+        max=1.0,
+        help="Share of images whose documents look more like real cards: photographic "
+        "portraits, card-wide background art, some values in red or blue.",
+    ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Processes (default: one per CPU); output is the same."
     ),
@@ -162,6 +170,7 @@ def synth(
                 templates=_names(templates),
                 exclude_templates=_names(exclude_templates) or (),
                 p_restyle=restyle,
+                p_real=real,
             ),
             workers=workers,
             image_format=fmt,

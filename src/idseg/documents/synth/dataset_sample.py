@@ -93,9 +93,14 @@ def draw_scene(seed: int, index: int, opts: SceneOptions, phase: float) -> Scene
     kind = get_template(template).kind
     # Drawn only when asked, so datasets made without it keep their seeds' pixels.
     restyle = opts.p_restyle > 0.0 and bool(rng.random() < opts.p_restyle)
+    real = opts.p_real > 0.0 and bool(rng.random() < opts.p_real)
     docs = [
         render_document(
-            rng, template=template, px_per_mm=_px_per_mm(kind, scale, opts.size), restyle=restyle
+            rng,
+            template=template,
+            px_per_mm=_px_per_mm(kind, scale, opts.size),
+            restyle=restyle,
+            real=real,
         )
         for scale in plan.scales
     ]

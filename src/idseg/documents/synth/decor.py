@@ -88,6 +88,10 @@ def under(ctx: Ctx, decos: tuple[Deco, ...]) -> None:
         (592, 840, 3)
     """
     accent = ctx.template.style.accent
+    if ctx.real:
+        from idseg.documents.synth.art import card_art
+
+        card_art(ctx)
     for d in decos:
         if d.kind == "band":
             _band(ctx, d)

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 MRZ_INK = (18, 18, 22)
 #: Colour of signature pens, picked per document.
 PEN_INKS = ((16, 28, 110), (20, 20, 28), (40, 40, 120))
+#: Coloured value inks of :attr:`Ctx.real` documents (red dates, blue numbers).
+VALUE_INKS = ((190, 25, 35), (150, 20, 30), (25, 45, 150))
 
 
 @dataclass
@@ -43,7 +45,8 @@ class Ctx:
     """Everything a painter needs: the canvas and the document being made.
 
     ``text_scale`` (at most 1) shrinks the visual-zone text of one document, for variety; the MRZ
-    keeps its standard size.
+    keeps its standard size. ``real`` draws the document more like a real card: photographic
+    portraits (sometimes faded into the card), card-wide art and some values in red or blue.
     """
 
     canvas: np.ndarray
@@ -53,6 +56,7 @@ class Ctx:
     rng: np.random.Generator
     text_scale: float = 1.0
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    real: bool = False
 
 
 @dataclass
@@ -105,8 +109,15 @@ def _single(ctx: Ctx, zone: Zone, value: str) -> Painted:
     x0, y0, x1, y1 = _value_box(ctx, zone)
     cap = zone.size * ctx.ppm * ctx.text_scale
     cov, text = draw.text_line(style.text_font, value, cap, x1 - x0, y1 - y0)
-    _lay(ctx, cov, x0, y0, style.ink)
+    _lay(ctx, cov, x0, y0, _value_ink(ctx))
     return Painted(cov, x0, y0, text)
+
+
+def _value_ink(ctx: Ctx) -> tuple[int, int, int]:
+    """The style's ink; on ``real`` documents, one value in five is printed in red or blue."""
+    if ctx.real and ctx.rng.random() < 0.2:
+        return VALUE_INKS[int(ctx.rng.integers(len(VALUE_INKS)))]
+    return ctx.template.style.ink
 
 
 def _multi(ctx: Ctx, zone: Zone, lines: list[str]) -> Painted:
@@ -217,10 +228,22 @@ def paint_portrait(ctx: Ctx, zone: Zone) -> Painted:
         True
     """
     x0, y0, x1, y1 = box_px(ctx, zone.x, zone.y, zone.w, zone.h)
-    rgb, person = draw_portrait(ctx.rng, x1 - x0, y1 - y0)
-    ctx.canvas[y0:y1, x0:x1] = rgb.astype(np.float32)
+    rgb, person = draw_portrait(ctx.rng, x1 - x0, y1 - y0, photo=ctx.real)
+    if ctx.real and ctx.rng.random() < 0.25:  # the photo's edges fade into the card
+        a = _feather(y1 - y0, x1 - x0, float(ctx.rng.uniform(0.06, 0.18)))[..., None]
+        ctx.canvas[y0:y1, x0:x1] *= 1.0 - a
+        ctx.canvas[y0:y1, x0:x1] += a * rgb.astype(np.float32)
+    else:
+        ctx.canvas[y0:y1, x0:x1] = rgb.astype(np.float32)
     ctx.extras["portrait"], ctx.extras["person"] = rgb, person
     return Painted(np.ones((y1 - y0, x1 - x0), np.float32), x0, y0)
+
+
+def _feather(h: int, w: int, share: float) -> np.ndarray:
+    """``H x W`` alpha: 1 inside, ramping to about 0.2 at the edges over ``share`` of each side."""
+    ramp_y = np.clip(np.minimum(np.arange(h), np.arange(h)[::-1]) / max(share * h, 1.0), 0, 1)
+    ramp_x = np.clip(np.minimum(np.arange(w), np.arange(w)[::-1]) / max(share * w, 1.0), 0, 1)
+    return (0.2 + 0.8 * np.minimum(ramp_y[:, None], ramp_x[None, :])).astype(np.float32)
 
 
 def paint_signature(ctx: Ctx, zone: Zone) -> Painted:

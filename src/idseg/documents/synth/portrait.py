@@ -234,7 +234,7 @@ def _validate(width: int, height: int) -> None:
 
 
 def draw_portrait(
-    rng: np.random.Generator, width: int, height: int
+    rng: np.random.Generator, width: int, height: int, photo: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw a synthetic head-and-shoulders portrait.
 
@@ -242,6 +242,9 @@ def draw_portrait(
         rng: NumPy random generator (consumed); the same state gives the same pixels.
         width: Image width in pixels (8 to 4096).
         height: Image height in pixels (8 to 4096).
+        photo: Finish it like a photograph (:func:`~idseg.documents.synth.photo.photo_finish`:
+            studio backdrop, one-sided light, hair strands, soft edges, colour grade, noise)
+            instead of flat shapes on a plain background.
 
     Returns:
         ``(rgb, person)``: an ``H x W x 3`` uint8 image and an ``H x W`` bool mask of the figure's
@@ -271,9 +274,15 @@ def draw_portrait(
     _ears(img, mask, head, skin)
     _fill_ellipse(img, mask, (head.cx, head.cy), (head.rx, head.ry), skin)
     _hair_top(rng, img, mask, head, hair, style)
+    hair_px = np.all(img == np.array(hair, np.uint8), axis=2) & mask.astype(bool)
     _face(rng, img, head, skin, hair)
     _extras(rng, img, head, hair)
     person = mask.astype(bool)
+    if photo:
+        from idseg.documents.synth.photo import photo_finish
+
+        box = (head.cx, head.cy, head.rx, head.ry)
+        return photo_finish(rng, img, person, hair_px, box), person
     light = np.linspace(float(rng.uniform(0.88, 1.0)), float(rng.uniform(0.95, 1.08)), width)
     if rng.random() < 0.5:
         light = light[::-1]

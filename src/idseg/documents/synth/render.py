@@ -155,6 +155,7 @@ def render_document(
     template: str | None = None,
     px_per_mm: float = 8.0,
     restyle: bool = False,
+    real: bool = False,
 ) -> RenderedDocument:
     """Render a random document of a kind and/or template.
 
@@ -166,6 +167,9 @@ def render_document(
         px_per_mm: Resolution, 2 to 40 pixels per millimetre.
         restyle: Draw the template in a variant of its style
             (:func:`~idseg.documents.synth.styles.vary_style`); the template's name is kept.
+        real: Draw it more like a real card: photographic portraits
+            (:func:`~idseg.documents.synth.photo.photo_finish`), card-wide background art
+            (:func:`~idseg.documents.synth.art.card_art`) and some values in red or blue.
 
     Returns:
         The document; its size is the kind's size in mm times ``px_per_mm``, rounded.
@@ -190,7 +194,7 @@ def render_document(
     ident = random_identity(rng)
     zones, decos = t.layout(rng)
     canvas = decor.background(t.style, h, w, px_per_mm, rng)
-    ctx = Ctx(canvas, float(px_per_mm), t, ident, rng, float(rng.uniform(0.88, 1.0)))
+    ctx = Ctx(canvas, float(px_per_mm), t, ident, rng, float(rng.uniform(0.88, 1.0)), real=real)
     decor.under(ctx, decos)
     fields: list[Field] = []
     ink: dict[str, np.ndarray] = {}

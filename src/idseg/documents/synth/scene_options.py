@@ -18,6 +18,7 @@ MAX_DOCUMENTS = 20
 _PROBABILITIES = (
     "negatives",
     "p_restyle",
+    "p_real",
     "p_upright",
     "p_out_of_frame",
     "p_overlap",
@@ -55,6 +56,10 @@ class SceneOptions:
             one each (other hues, band shade, pattern, emblem; see
             :func:`~idseg.documents.synth.styles.vary_style`). Default 0: the templates as
             designed (earlier datasets of a seed stay identical).
+        p_real: Per scene: its documents are drawn more like real cards (photographic
+            portraits, card-wide background art, some values in red or blue; see
+            :func:`~idseg.documents.synth.render.render_document`). Default 0, as for
+            ``p_restyle``.
         p_upright: Document roughly upright (within 15 degrees) instead of at any angle.
         p_out_of_frame: Document pushed partly over one or two frame edges.
         p_overlap: With several documents: they may overlap (upper ones hide lower ones).
@@ -84,6 +89,7 @@ class SceneOptions:
     docs_per_scene: tuple[int, int] = (1, 1)
     negatives: float = 0.05
     p_restyle: float = 0.0
+    p_real: float = 0.0
     scale: tuple[float, float] = (0.15, 0.95)
     max_tilt_deg: float = 40.0
     fov_deg: tuple[float, float] = (40.0, 75.0)
