@@ -56,7 +56,8 @@ def _shading(rng: np.random.Generator, person: np.ndarray, head: tuple[int, ...]
          on_head * dome + (1 - on_head)], axis=-1,
     )  # fmt: skip
     n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-6)
-    light = np.array([rng.uniform(-0.8, 0.8), rng.uniform(-0.7, 0.0), 1.0], np.float32)
+    side = 1.0 if rng.random() < 0.5 else -1.0  # from one side, never straight on
+    light = np.array([side * rng.uniform(0.25, 0.8), rng.uniform(-0.7, 0.0), 1.0], np.float32)
     light /= np.linalg.norm(light)
     lambert = np.clip(n @ light, 0.0, 1.0)
     ambient = np.float32(rng.uniform(0.25, 0.5))

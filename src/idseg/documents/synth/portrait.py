@@ -172,18 +172,27 @@ def _hair_top(
 
 
 def _face(
-    rng: np.random.Generator, img: np.ndarray, head: _Head, skin: Colour, hair: Colour
+    rng: np.random.Generator,
+    img: np.ndarray,
+    head: _Head,
+    skin: Colour,
+    hair: Colour,
+    photo: bool = False,
 ) -> None:
     eye_y = head.cy + int(head.ry * rng.uniform(-0.08, 0.05))
     eye_dx = int(head.rx * rng.uniform(0.33, 0.42))
     eye_axes = (max(1, int(head.rx * 0.15)), max(1, int(head.ry * 0.07)))
     iris = _pick(rng, ((60, 40, 25), (90, 60, 30), (60, 90, 120), (70, 100, 60), (30, 25, 20)), 10)
     thick = max(1, round(head.rx * 0.06))
+    white = (200, 192, 186) if photo else (245, 245, 240)
     for side in (-1, 1):
         x = head.cx + side * eye_dx
-        _fill_ellipse(img, None, (x, eye_y), eye_axes, (245, 245, 240))
+        _fill_ellipse(img, None, (x, eye_y), eye_axes, white)
         _fill_ellipse(img, None, (x, eye_y), (eye_axes[1], eye_axes[1]), iris)
         _fill_ellipse(img, None, (x, eye_y), (max(1, eye_axes[1] // 2),) * 2, (15, 15, 15))
+        if photo:  # the upper lid and lashes: a dark arc over the eye
+            lid = _shade(skin, 0.35)
+            cv2.ellipse(img, (x, eye_y), eye_axes, 0, 180, 360, lid, max(1, thick), cv2.LINE_8)
         brow_y = eye_y - int(head.ry * rng.uniform(0.16, 0.22))
         p1, p2 = (x - eye_axes[0], brow_y + thick), (x + eye_axes[0], brow_y)
         cv2.line(img, p1 if side < 0 else (p1[0], brow_y), p2 if side < 0 else (p2[0], brow_y + thick),
@@ -263,7 +272,7 @@ def draw_portrait(
     width, height = int(width), int(height)
     img = _background(rng, width, height)
     mask = np.zeros((height, width), dtype=np.uint8)
-    ry = int(height * rng.uniform(0.22, 0.27))
+    ry = int(height * (rng.uniform(0.27, 0.34) if photo else rng.uniform(0.22, 0.27)))
     rx = min(int(ry * rng.uniform(0.7, 0.82)), int(width * 0.4))
     head = _Head(int(width / 2 + width * rng.uniform(-0.03, 0.03)),
                  int(height * rng.uniform(0.08, 0.13)) + ry, max(2, rx), max(2, ry))  # fmt: skip
@@ -275,7 +284,7 @@ def draw_portrait(
     _fill_ellipse(img, mask, (head.cx, head.cy), (head.rx, head.ry), skin)
     _hair_top(rng, img, mask, head, hair, style)
     hair_px = np.all(img == np.array(hair, np.uint8), axis=2) & mask.astype(bool)
-    _face(rng, img, head, skin, hair)
+    _face(rng, img, head, skin, hair, photo)
     _extras(rng, img, head, hair)
     person = mask.astype(bool)
     if photo:
