@@ -2,7 +2,8 @@
 
 Prints document IoU (photo and MIDV document frame), the share of documents at IoU >= 0.9, field
 IoU per class and their mean (photo frame, one confusion matrix over the set), how often the
-rectified document came out the right way up, and milliseconds per image.
+rectified document came out the right way up (also when rectified from the true quad, for documents
+wholly inside the photo), and milliseconds per image.
 
 Usage::
 
@@ -17,6 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -34,6 +36,19 @@ def _upright(pred: np.ndarray, gt: np.ndarray) -> bool:
     """Whether the predicted corner order starts at the ground truth's top-left corner."""
     shifts = [np.linalg.norm(np.roll(pred, -k, axis=0) - gt, axis=1).sum() for k in range(4)]
     return int(np.argmin(shifts)) == 0
+
+
+def _upright_from_truth(pipe: DocumentPipeline, image: np.ndarray, gt: np.ndarray) -> bool | None:
+    """Whether the field model turns a document rectified from its true quad the right way up.
+
+    ``None`` for a document not wholly inside the photo.
+    """
+    h, w = image.shape[:2]
+    if (gt < 0).any() or (gt[:, 0] > w - 1).any() or (gt[:, 1] > h - 1).any():
+        return None
+    rect, _, _ = pipe.field_model.segment(image, gt)
+    corner = cv2.perspectiveTransform(gt[:1].reshape(1, 1, 2).astype(np.float64), rect.homography)
+    return bool(np.hypot(*corner[0, 0]) < 0.1 * max(rect.image.shape[:2]))
 
 
 def _field_scores(cm: ConfusionMatrix) -> dict[str, object]:
@@ -78,6 +93,7 @@ def main() -> None:
     samples = list(open_dataset(args.data))[: args.limit]
     cm = ConfusionMatrix(len(CLASS_NAMES), list(CLASS_NAMES))
     ious, midv, upright, ms, false_pos = [], [], [], [], 0
+    upright_truth: list[bool] = []
     pipe.analyze(load_image(samples[0].image_path))  # warm-up
     for sample in samples:
         image = load_image(sample.image_path)
@@ -89,6 +105,8 @@ def main() -> None:
         preds = [d.quad for d in result.documents]
         used: set[int] = set()
         for gt in gts:
+            if (turned := _upright_from_truth(pipe, image, gt)) is not None:
+                upright_truth.append(turned)
             scores = [
                 (quad_iou(p, gt, image.shape[:2]), i) for i, p in enumerate(preds) if i not in used
             ]
@@ -110,6 +128,7 @@ def main() -> None:
         "false_positives": false_pos,
         **_field_scores(cm),
         "upright": float(np.mean(upright)) if upright else None,
+        "upright_true_quads": f"{sum(upright_truth)} of {len(upright_truth)}",
         "ms_per_image_median": statistics.median(ms),
         "torch_threads": torch.get_num_threads(),
     }
