@@ -17,10 +17,10 @@ import argparse
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from idseg.documents.pipeline import DocumentPipeline
+from idseg.geometry import Polygon, polygons_to_mask
 from idseg.io.images import load_image
 
 LABELS = Path(__file__).parent / "data" / "specimen_fields.json"
@@ -35,10 +35,7 @@ def _polygon(shape: list) -> np.ndarray:
 
 
 def _fill(hw: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
-    mask = np.zeros(hw, np.uint8)
-    for p in polygons:
-        cv2.fillPoly(mask, [np.round(p).astype(np.int32).reshape(-1, 1, 2)], 1)
-    return mask.astype(bool)
+    return polygons_to_mask([Polygon(np.asarray(p, np.float64)) for p in polygons], hw)
 
 
 def main() -> None:

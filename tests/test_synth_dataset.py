@@ -256,44 +256,35 @@ def test_all_documents_of_an_image_share_one_template_which_is_its_group(made):
     assert several >= 2
 
 
-def test_restyle_changes_the_designs_but_not_the_groups_and_zero_keeps_the_bytes(made, tmp_path):
+def _probability_option(root: Path, tmp_path: Path, option: str, flag: str, bad: str) -> Path:
+    """Check a scene probability: 0 keeps the bytes, the CLI flag reaches dataset.json at 1 and
+    refuses ``bad``; return the folder the CLI wrote at 1."""
     from idseg.documents.synth.scene_options import SceneOptions
 
-    root, _ = made
     same = generate_dataset(
-        tmp_path / "zero", N, seed=3, workers=1, options=SceneOptions(p_restyle=0.0), **ARGS
+        tmp_path / "zero", N, seed=3, workers=1, options=SceneOptions(**{option: 0.0}), **ARGS
     )
     assert same["images"] == N
     assert _hashes(tmp_path / "zero") == _hashes(root / "a")  # the option's default draws nothing
     out = tmp_path / "cli"
     args = ["--n", "3", "--seed", "3", "--out", str(out), "--size", "128x96", "--negatives", "0"]
-    result = CliRunner().invoke(_app(), [*args, "--restyle", "1", "--workers", "1"])
+    result = CliRunner().invoke(_app(), [*args, flag, "1", "--workers", "1"])
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "dataset.json").read_text())
-    assert meta["options"]["p_restyle"] == 1.0
+    assert meta["options"][option] == 1.0
     assert set(meta["groups"].values()) <= set(list_templates())
-    bad = CliRunner().invoke(_app(), [*args, "--restyle", "1.5"])
-    assert bad.exit_code == 2 and "--restyle" in bad.output
+    refused = CliRunner().invoke(_app(), [*args, flag, bad])
+    assert refused.exit_code == 2 and flag in refused.output
+    return out
+
+
+def test_restyle_changes_the_designs_but_not_the_groups_and_zero_keeps_the_bytes(made, tmp_path):
+    _probability_option(made[0], tmp_path, "p_restyle", "--restyle", "1.5")
 
 
 def test_real_looking_scenes_keep_their_labels_and_zero_keeps_the_bytes(made, tmp_path):
-    from idseg.documents.synth.scene_options import SceneOptions
-
-    root, _ = made
-    generate_dataset(
-        tmp_path / "zero", N, seed=3, workers=1, options=SceneOptions(p_real=0.0), **ARGS
-    )
-    assert _hashes(tmp_path / "zero") == _hashes(root / "a")
-    out = tmp_path / "cli"
-    args = ["--n", "3", "--seed", "3", "--out", str(out), "--size", "128x96", "--negatives", "0"]
-    result = CliRunner().invoke(_app(), [*args, "--real", "1", "--workers", "1"])
-    assert result.exit_code == 0, result.output
-    meta = json.loads((out / "dataset.json").read_text())
-    assert meta["options"]["p_real"] == 1.0
-    assert set(meta["groups"].values()) <= set(list_templates())
+    out = _probability_option(made[0], tmp_path, "p_real", "--real", "-0.1")
     for path in sorted((out / "polygons").glob("*.json")):  # labels stay whole and in range
         record = json.loads(path.read_text())
         for doc in record["documents"]:
             assert {f["class"] for f in doc["fields"]} <= set(FIELD_CLASSES)
-    bad = CliRunner().invoke(_app(), [*args, "--real", "-0.1"])
-    assert bad.exit_code == 2 and "--real" in bad.output

@@ -49,9 +49,7 @@ def _rainbow(ctx: Ctx, h: int, w: int) -> None:
     hue = ((across + 1.0) * 75.0 + rng.uniform(0, 180)) % 180
     hsv = np.stack([hue, np.full_like(hue, 170), np.full_like(hue, 255)], axis=-1)
     rgb = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
-    a = (cov * np.float32(rng.uniform(0.15, 0.4)))[..., None]
-    ctx.canvas *= 1.0 - a
-    ctx.canvas += a * rgb
+    patterns.blend_image(ctx.canvas, cov * np.float32(rng.uniform(0.15, 0.4)), rgb)
 
 
 def _watermark(ctx: Ctx, h: int, w: int) -> None:

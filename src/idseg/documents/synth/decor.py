@@ -14,6 +14,7 @@ import numpy as np
 
 from idseg.documents.classes import KINDS
 from idseg.documents.synth import draw, patterns
+from idseg.documents.synth.art import card_art
 from idseg.documents.synth.painters import Ctx, box_px
 from idseg.documents.synth.portrait import draw_portrait
 from idseg.documents.synth.styles import Style, title_text
@@ -89,8 +90,6 @@ def under(ctx: Ctx, decos: tuple[Deco, ...]) -> None:
     """
     accent = ctx.template.style.accent
     if ctx.real:
-        from idseg.documents.synth.art import card_art
-
         card_art(ctx)
     for d in decos:
         if d.kind == "band":
@@ -123,9 +122,7 @@ def _ghost(ctx: Ctx, d: Deco) -> None:
 def _hologram(ctx: Ctx, d: Deco) -> None:
     x0, y0, x1, y1 = box_px(ctx, d.x, d.y, d.w, d.h)
     rgb, alpha = patterns.hologram(y1 - y0, x1 - x0, ctx.rng)
-    area = ctx.canvas[y0:y1, x0:x1]
-    area *= 1.0 - alpha[..., None]
-    area += alpha[..., None] * rgb
+    patterns.blend_image(ctx.canvas[y0:y1, x0:x1], alpha, rgb)
 
 
 def over(ctx: Ctx, decos: tuple[Deco, ...]) -> None:

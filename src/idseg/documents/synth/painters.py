@@ -24,7 +24,7 @@ from idseg.documents.synth.aamva import aamva_text
 from idseg.documents.synth.identity import Identity
 from idseg.documents.synth.layouts import Template
 from idseg.documents.synth.mrz import mrz_lines
-from idseg.documents.synth.patterns import blend
+from idseg.documents.synth.patterns import blend, blend_image
 from idseg.documents.synth.portrait import draw_portrait
 from idseg.documents.synth.styles import label_text
 from idseg.documents.synth.zones import LABEL_MM, LINE_PITCH, MRZ_PITCH_MM, MRZ_SPECS, Zone
@@ -230,9 +230,8 @@ def paint_portrait(ctx: Ctx, zone: Zone) -> Painted:
     x0, y0, x1, y1 = box_px(ctx, zone.x, zone.y, zone.w, zone.h)
     rgb, person = draw_portrait(ctx.rng, x1 - x0, y1 - y0, photo=ctx.real)
     if ctx.real and ctx.rng.random() < 0.25:  # the photo's edges fade into the card
-        a = _feather(y1 - y0, x1 - x0, float(ctx.rng.uniform(0.06, 0.18)))[..., None]
-        ctx.canvas[y0:y1, x0:x1] *= 1.0 - a
-        ctx.canvas[y0:y1, x0:x1] += a * rgb.astype(np.float32)
+        alpha = _feather(y1 - y0, x1 - x0, float(ctx.rng.uniform(0.06, 0.18)))
+        blend_image(ctx.canvas[y0:y1, x0:x1], alpha, rgb.astype(np.float32))
     else:
         ctx.canvas[y0:y1, x0:x1] = rgb.astype(np.float32)
     ctx.extras["portrait"], ctx.extras["person"] = rgb, person

@@ -51,6 +51,20 @@ def blend(canvas: np.ndarray, cov: np.ndarray, color: Color, alpha: float = 1.0)
     canvas += a * np.asarray(color, np.float32)
 
 
+def blend_image(canvas: np.ndarray, alpha: np.ndarray, rgb: np.ndarray) -> None:
+    """Lay the image ``rgb`` (``H x W x 3``) over ``canvas`` (in place) with ``H x W`` opacity ``alpha``.
+
+    Example:
+        >>> c = np.zeros((1, 2, 3), np.float32)
+        >>> blend_image(c, np.array([[0.0, 0.5]], np.float32), np.full((1, 2, 3), 200, np.float32))
+        >>> c[0, :, 0].tolist()
+        [0.0, 100.0]
+    """
+    a = alpha[..., None]
+    canvas *= 1.0 - a
+    canvas += a * rgb
+
+
 def _lines(phase: np.ndarray, grad: np.ndarray | float, period: float, width: float) -> np.ndarray:
     """Antialiased lines where ``phase`` is a multiple of ``period`` (phase and width in px)."""
     d = np.abs(np.mod(phase / period + 0.5, 1.0) - 0.5) * period / grad

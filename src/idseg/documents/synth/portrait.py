@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from idseg.documents.synth.photo import photo_finish
 from idseg.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -283,13 +284,12 @@ def draw_portrait(
     _ears(img, mask, head, skin)
     _fill_ellipse(img, mask, (head.cx, head.cy), (head.rx, head.ry), skin)
     _hair_top(rng, img, mask, head, hair, style)
-    hair_px = np.all(img == np.array(hair, np.uint8), axis=2) & mask.astype(bool)
+    # the hair as drawn, before the face's features go over it (photos texture it)
+    hair_px = np.all(img == np.array(hair, np.uint8), axis=2) & mask.astype(bool) if photo else None
     _face(rng, img, head, skin, hair, photo)
     _extras(rng, img, head, hair)
     person = mask.astype(bool)
-    if photo:
-        from idseg.documents.synth.photo import photo_finish
-
+    if hair_px is not None:
         box = (head.cx, head.cy, head.rx, head.ry)
         return photo_finish(rng, img, person, hair_px, box), person
     light = np.linspace(float(rng.uniform(0.88, 1.0)), float(rng.uniform(0.95, 1.08)), width)
