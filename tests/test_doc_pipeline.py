@@ -212,17 +212,30 @@ def _rolls(quad: np.ndarray, candidates) -> list[int]:
 
 
 def test_orientations_landscape_td1():
+    # A landscape card either way up, or a portrait-format card lying on either long side.
     q = _rect(85.6 * 3, 53.98 * 3)
     cands = orientations(q)
-    assert _rolls(q, cands) == [0, 2]
-    assert [k for _, k in cands] == ["td1", "td1"]
+    assert _rolls(q, cands) == [0, 2, 1, 3]
+    assert [k for _, k in cands] == ["td1", "td1", "td1v", "td1v"]
 
 
 def test_orientations_tall_td1():
     q = _rect(53.98 * 3, 85.6 * 3)
     cands = orientations(q)
-    assert _rolls(q, cands) == [1, 3]
-    assert [k for _, k in cands] == ["td1", "td1"]
+    assert _rolls(q, cands) == [0, 2, 1, 3]
+    assert [k for _, k in cands] == ["td1v", "td1v", "td1", "td1"]
+
+
+def test_orientations_td3_stays_landscape():
+    # TD3 standing up (1 / 1.42) matches no portrait-format ID, so only its two sideways turns
+    # as a passport page, plus the A4 readings its shape also fits.
+    q = _rect(88.0 * 3, 125.0 * 3)
+    cands = orientations(q)
+    rolls = _rolls(q, cands)
+    by_kind = {
+        k: sorted(r for r, (_, kk) in zip(rolls, cands, strict=True) if kk == k) for _, k in cands
+    }
+    assert by_kind == {"td3": [1, 3], "a4": [0, 2]}
 
 
 def test_orientations_portrait_a4():

@@ -65,6 +65,15 @@ def test_aspect_is_estimated_and_snapped_when_kind_is_unknown():
     assert r.kind is None and r.image.shape[:2] == (100, 300)
 
 
+def test_portrait_format_card_rectifies_tall():
+    tall = np.array([[100, 40], [316, 40], [316, 382], [100, 382]], float)  # 216 x 342: 1 / 1.583
+    got = rectify(np.zeros((400, 400, 3), np.uint8), tall)
+    assert got.kind == "td1v"
+    h, w = got.image.shape[:2]
+    assert w == 216 and abs(h / w - 85.6 / 53.98) < 0.01
+    assert rectify(np.zeros((400, 400, 3), np.uint8), tall, kind="td1v").image.shape[:2] == (h, w)
+
+
 def test_homography_maps_quad_corners_to_output_corners():
     quad = np.array([[150, 60], [480, 120], [430, 330], [110, 260]], float)
     r = rectify(np.zeros((480, 640, 3), np.uint8), quad, kind="td3", width=500)

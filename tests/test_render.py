@@ -330,3 +330,16 @@ def test_a_real_looking_document_keeps_its_fields_and_is_busier():
     assert np.abs(real.image.astype(int) - plain.image.astype(int)).mean() > 3
     ramp = _feather(20, 30, 0.2)
     assert ramp[10, 15] == 1.0 and ramp[0, 0] == pytest.approx(0.2) and ramp[10, 0] < 0.25
+
+
+@pytest.mark.parametrize("name", list_templates("td1v"))
+def test_portrait_format_card_is_tall_with_portrait_above_signature_and_code(name):
+    doc = render_document(np.random.default_rng(5), template=name, px_per_mm=4.0)
+    h, w = doc.image.shape[:2]
+    assert (h, w) == (round(85.6 * 4), round(53.98 * 4))
+    boxes = {f.cls: (f.polygon.min(axis=0), f.polygon.max(axis=0)) for f in doc.fields}
+    assert set(boxes) == {"portrait", "text", "signature", "barcode"}  # no MRZ on these cards
+    (_, portrait_top), (_, portrait_bottom) = boxes["portrait"][0], boxes["portrait"][1]
+    assert portrait_top < 0.2 * h and portrait_bottom < 0.55 * h
+    assert boxes["portrait"][1][1] < boxes["signature"][0][1] < boxes["barcode"][0][1]
+    assert boxes["barcode"][1][1] > 0.85 * h

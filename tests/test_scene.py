@@ -336,7 +336,7 @@ def test_a_plan_fixes_the_document_sizes():
     assert all(0.2 <= s <= 0.9 / 3**0.5 for s in plan.scales)
 
 
-@pytest.mark.parametrize("kind", ["td1", "td2", "td3", "a4", "letter"])
+@pytest.mark.parametrize("kind", ["td1", "td1v", "td2", "td3", "a4", "letter"])
 def test_real_documents_every_fields_ink_lies_in_its_mask(kind):
     from idseg.documents.synth.render import render_document
 

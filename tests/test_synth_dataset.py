@@ -288,3 +288,19 @@ def test_real_looking_scenes_keep_their_labels_and_zero_keeps_the_bytes(made, tm
         record = json.loads(path.read_text())
         for doc in record["documents"]:
             assert {f["class"] for f in doc["fields"]} <= set(FIELD_CLASSES)
+
+
+def test_portrait_format_cards_come_only_when_asked_for(tmp_path):
+    from idseg.documents.synth.scene_options import SceneOptions
+
+    assert "td1v" not in SceneOptions().kinds  # so earlier seeds keep their bytes
+    opts = SceneOptions.plain(p_upright=1.0, max_tilt_deg=0.0)
+    generate_dataset(
+        tmp_path / "v", 3, seed=2, size=SIZE, kinds=["td1v"], negatives=0.0, workers=1, options=opts
+    )
+    for path in sorted((tmp_path / "v" / "polygons").glob("*.json")):
+        for doc in json.loads(path.read_text())["documents"]:
+            assert doc["kind"] == "td1v" and doc["template"] in list_templates("td1v")
+            q = np.array(doc["quad"])
+            top, left = np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[3] - q[0])
+            assert 1.4 < left / top < 1.8  # upright, seen from straight above: 85.6 / 53.98

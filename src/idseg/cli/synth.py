@@ -11,7 +11,10 @@ import typer
 from idseg.cli._common import console, print_json, say, user_errors
 from idseg.data.outdir import REPLACE_POLICY
 
-_KINDS_HELP = "Document kinds, comma-separated: td1,td2,td3,a4,letter (default: all)."
+_KINDS_HELP = (
+    "Document kinds, comma-separated: td1,td1v,td2,td3,a4,letter "
+    "(default: all but td1v, the portrait-format ID-1 card)."
+)
 _FORCE_HELP = f"Replace --out and everything in it, whatever it holds. {REPLACE_POLICY}"
 
 

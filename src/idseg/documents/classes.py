@@ -47,8 +47,9 @@ class DocumentKind:
     """A physical document format.
 
     Attributes:
-        name: ``td1``, ``td2``, ``td3``, ``a4`` or ``letter``.
-        width_mm: Width in millimetres (landscape for ID formats, portrait for pages).
+        name: ``td1``, ``td1v``, ``td2``, ``td3``, ``a4`` or ``letter``.
+        width_mm: Width in millimetres (landscape for ID formats except ``td1v``, an ID-1 card
+            designed in portrait format; portrait for pages).
         height_mm: Height in millimetres.
         mrz_lines: Lines of the machine-readable zone (0 for pages).
         mrz_chars: Characters per MRZ line (0 for pages).
@@ -72,10 +73,23 @@ class DocumentKind:
         """
         return self.width_mm / self.height_mm
 
+    @property
+    def is_page(self) -> bool:
+        """Whether this is a paper page (square corners, letter content) rather than an ID.
+
+        Example:
+            >>> KINDS["a4"].is_page, KINDS["td1v"].is_page
+            (True, False)
+        """
+        return self.corner_radius_mm == 0.0
+
 
 #: ICAO 9303 sizes (TD1 = ISO/IEC 7810 ID-1, TD2 = ID-2, TD3 = ID-3 passport page) and paper pages.
+#: ``td1v`` is an ID-1 card designed upright (portrait format, as US under-21 licences and
+#: instruction permits are), without MRZ.
 KINDS: dict[str, DocumentKind] = {
     "td1": DocumentKind("td1", 85.6, 53.98, 3, 30, 3.18),
+    "td1v": DocumentKind("td1v", 53.98, 85.6, 0, 0, 3.18),
     "td2": DocumentKind("td2", 105.0, 74.0, 2, 36, 3.18),
     "td3": DocumentKind("td3", 125.0, 88.0, 2, 44, 3.18),
     "a4": DocumentKind("a4", 210.0, 297.0, 0, 0, 0.0),

@@ -2,7 +2,8 @@
 
 The quad from the localiser is ordered from the top-left corner *as seen in the photo*; a card
 held sideways or upside down would come out rotated. :func:`orientations` lists the corner
-orders worth trying (the two that make an ID card landscape, or a page portrait); the field
+orders worth trying (an ID-1 card landscape or in portrait format, a TD2/TD3 landscape, a page
+portrait, each either way up); the field
 model (trained on upright documents only) segments each candidate in one batch and the one it
 is most confident about (over the pixels it calls document or field) wins. Field regions are then cut into :class:`DocumentField` objects
 with masks, boxes, outlines on the rectified document and in the photo, and scores.
@@ -27,22 +28,24 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FieldSegmenter", "orientations"]
 
-_ID_KINDS = ("td1", "td2", "td3")
+_ID_KINDS = ("td1", "td1v", "td2", "td3")
 _PAGE_KINDS = ("a4", "letter")
 
 
 def orientations(quad: np.ndarray) -> list[tuple[np.ndarray, str | None]]:
     """Candidate corner orders (rolled quads) with the kind each implies.
 
-    A quad whose width/height matches an ID format is tried as is and turned by 180 degrees; a
-    tall one matching an ID format on its side is tried turned by 90 and 270 degrees; pages the
-    other way round, and a shape that fits both readings (A4 is 1 / 1.414, TD2/TD3 1.42) gets
-    all four candidates. Otherwise the quad's own orientation and its 180-degree turn.
+    Every reading whose width/height matches a known format is tried, each with its 180-degree
+    turn: an ID-1-shaped quad is a landscape card (``td1``) as it lies or turned by 90 degrees a
+    portrait-format card (``td1v``), four candidates; a TD2/TD3 quad standing on its short side
+    is tried turned by 90 and 270 degrees; pages the other way round, and a shape that fits both
+    an ID and a page reading (A4 is 1 / 1.414, TD2/TD3 1.42) gets all four. Otherwise the quad's
+    own orientation and its 180-degree turn.
 
     Example:
-        >>> q = np.array([[0, 0], [54, 0], [54, 85.6], [0, 85.6]])  # a card standing on its side
+        >>> q = np.array([[0, 0], [54, 0], [54, 85.6], [0, 85.6]])  # an ID-1 card standing up
         >>> [(o[0].tolist(), kind) for o, kind in orientations(q)]
-        [([54.0, 0.0], 'td1'), ([0.0, 85.6], 'td1')]
+        [([0.0, 0.0], 'td1v'), ([54.0, 85.6], 'td1v'), ([54.0, 0.0], 'td1'), ([0.0, 85.6], 'td1')]
     """
     horizontal, vertical = side_lengths(quad)
     aspect = horizontal / max(vertical, 1e-6)
@@ -52,10 +55,10 @@ def orientations(quad: np.ndarray) -> list[tuple[np.ndarray, str | None]]:
         upright, turned = snap_kind(aspect, kinds), snap_kind(1.0 / aspect, kinds)
         if upright is not None:
             out += [(q, upright), (np.roll(q, -2, axis=0), upright)]
-        elif turned is not None:
+        if turned is not None:
             out += [(np.roll(q, -1, axis=0), turned), (np.roll(q, -3, axis=0), turned)]
     if out:
-        return out  # e.g. a tall A4-shaped quad: an upright page or a TD2/TD3 on its side
+        return out
     if aspect < 1.0 and snap_kind(1.0 / aspect) is None:
         # An unknown tall shape: IDs are far more common landscape; try both sideways turns too.
         return [(np.roll(q, -k, axis=0), None) for k in range(4)]

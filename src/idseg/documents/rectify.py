@@ -2,8 +2,9 @@
 
 Quads use continuous image coordinates, as idseg's dataset files and MIDV-500 do: ``(0, 0)`` is the
 top-left corner of the top-left pixel. Corners are ordered clockwise from the document's own
-top-left. The aspect ratio comes from the document kind (TD1 85.6 x 54 mm = 1.586, TD2 1.419, TD3
-1.420, A4 / Letter pages) or is estimated from the quad, snapping to a known kind when close.
+top-left. The aspect ratio comes from the document kind (TD1 85.6 x 54 mm = 1.586, portrait-format
+ID-1 ``td1v`` 1 / 1.586, TD2 1.419, TD3 1.420, A4 / Letter pages) or is estimated from the quad,
+snapping to a known kind when close.
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def rectify(
     Args:
         image: ``H x W x 3`` uint8 RGB photo.
         quad: 4 corners, clockwise from the document's top-left, continuous coordinates.
-        kind: Document kind (``td1``, ``td2``, ``td3``, ``a4``, ``letter``) giving the aspect
-            ratio; ``None`` estimates it from the quad and snaps it to a kind when close.
+        kind: Document kind (``td1``, ``td1v``, ``td2``, ``td3``, ``a4``, ``letter``) giving
+            the aspect ratio; ``None`` estimates it from the quad and snaps it to a kind when close.
         width: Output width in pixels; default: the quad's mean top/bottom side length.
         max_side: Cap of the output's longer side.
 

@@ -253,8 +253,12 @@ def kind_of(quad: np.ndarray, tolerance: float = SNAP_TOLERANCE) -> str | None:
     ``tolerance``).
 
     Example:
-        >>> kind_of(np.array([[0, 0], [54, 0], [54, 86], [0, 86]], float))
+        >>> kind_of(np.array([[0, 0], [86, 0], [86, 54], [0, 54]], float))
         'td1'
+        >>> kind_of(np.array([[0, 0], [54, 0], [54, 86], [0, 86]], float))  # or a td1 on its side
+        'td1v'
+        >>> kind_of(np.array([[0, 0], [60, 0], [60, 54], [0, 54]], float)) is None
+        True
     """
     aspect = _aspect(quad)
     inverse = 1.0 / max(aspect, 1e-9)

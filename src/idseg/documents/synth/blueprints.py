@@ -4,9 +4,11 @@ Every function returns ``(zones, decos)``. Zone rectangles never overlap, and th
 jittered independently (``portrait``, ``fields``, ``mrz``, ``barcode``) keep at least
 ``2 * MAX_JITTER_MM`` between them, so jittered fields still never overlap.
 
-TD1 has four variants: an identity-card front with the MRZ along its bottom (a documented
+TD1 has four landscape variants: an identity-card front with the MRZ along its bottom (a documented
 simplification: real TD1 cards print the MRZ on the back), a driving-licence front without MRZ, an
-identity-card back with the 3-line MRZ, and a driving-licence back with a PDF417 symbol.
+identity-card back with the 3-line MRZ, and a driving-licence back with a PDF417 symbol. ``td1v``
+is the same card designed upright (US under-21 licences, instruction permits): a large portrait,
+fields below it, a signature across the card and a Code 128 symbol at the bottom.
 """
 
 from __future__ import annotations
@@ -105,6 +107,40 @@ def td1_back_mrz() -> Layout:
     zones += _row(4.0 + 3 * pitch, x, s, ("place_of_birth", 0, 52))
     zones.append(mrz_zone("td1"))
     decos = [Deco("ghost", 63.0, 4.0, 17.0, 22.0), Deco("logo", 63.0, 27.5, 6.5, 6.5)]
+    return tuple(zones), tuple(decos)
+
+
+def td1v_front() -> Layout:
+    """Portrait-format ID-1 front (``td1v``): a large portrait under the band, dates beside it.
+
+    Name and address rows follow below, then a wide unlabelled signature and a Code 128 symbol.
+
+    Example:
+        >>> zones, _ = td1v_front()
+        >>> sorted(z.cls for z in zones if z.cls != "text")
+        ['barcode', 'portrait', 'signature']
+        >>> max(z.y + z.h for z in zones) < 85.6 - 1.0
+        True
+    """
+    s, pitch, col = 2.1, 5.2, 31.0
+    zones = [portrait(3.5, 11.5, 25.0, 31.5)]
+    zones += _row(11.5, col, s, ("document_number", 0, 20))
+    zones += _row(11.5 + pitch, col, s, ("birth_date", 0, 20))
+    zones += _row(11.5 + 2 * pitch, col, s, ("issue_date", 0, 20))
+    zones += _row(11.5 + 3 * pitch, col, s, ("expiry_date", 0, 20))
+    zones += _row(11.5 + 4 * pitch, col, s, ("categories", 0, 20))
+    y = 45.0
+    zones += _row(y, 3.5, s, ("surname", 0, 47))
+    zones += _row(y + pitch, 3.5, s, ("given_names", 0, 47))
+    zones += _row(y + 2 * pitch, 3.5, s, ("address", 0, 47))
+    zones.append(signature(3.5, 62.0, 40.0, 10.5, group="closing", label=None))
+    zones.append(barcode(3.5, 74.5, 40.0, 7.0, "code128"))
+    decos = [
+        Deco("band", 0.0, 0.0, 53.98, 9.0),
+        Deco("title", 11.0, 1.6, 40.0, 5.8),
+        Deco("logo", 2.5, 1.2, 6.5, 6.5),
+        Deco("hologram", 40.0, 66.0, 11.0, 15.0),
+    ]
     return tuple(zones), tuple(decos)
 
 

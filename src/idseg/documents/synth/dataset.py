@@ -140,7 +140,7 @@ def generate_dataset(
         n: Number of images.
         seed: Non-negative seed; the same seed and options give byte-identical files.
         size: Image ``(height, width)``.
-        kinds: Document kinds to draw from (default all: td1, td2, td3, a4, letter).
+        kinds: Document kinds to draw from (default td1, td2, td3, a4, letter; ``td1v`` by name).
         docs_per_scene: Inclusive ``(min, max)`` documents per non-negative image.
         negatives: Share of images without any document.
         workers: Processes (default: the number of CPUs); the output does not depend on it.

@@ -96,7 +96,7 @@ def under(ctx: Ctx, decos: tuple[Deco, ...]) -> None:
             _band(ctx, d)
     for d in decos:
         color = _WHITE if _on_band(ctx, d, decos) else accent
-        if d.kind == "title" and KINDS[ctx.template.kind].mrz_lines:
+        if d.kind == "title" and not KINDS[ctx.template.kind].is_page:
             _title(ctx, d, color)
         elif d.kind == "logo":
             _logo(ctx, d, color)

@@ -191,7 +191,7 @@ def paint_text(ctx: Ctx, zone: Zone) -> Painted | None:
         return _multi(ctx, zone, content.recipient(ident, rng))
     if key == "table":
         return _table(ctx, zone)
-    if KINDS[t.kind].mrz_lines == 0:
+    if KINDS[t.kind].is_page:
         value = content.page_value(key, ident, rng, t.style.date_format, t.title)
     else:
         value = content.id_value(key, ident, rng, t.style.date_format, t.doc_code)

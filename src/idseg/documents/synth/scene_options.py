@@ -15,6 +15,10 @@ logger = logging.getLogger(__name__)
 #: Most documents one scene may hold (the instance map is 8-bit).
 MAX_DOCUMENTS = 20
 
+#: Kinds drawn unless told otherwise. ``td1v`` (portrait-format ID-1 cards) came later and is
+#: asked for by name (``kinds`` / ``--kinds``), so the datasets of earlier seeds stay identical.
+DEFAULT_KINDS: tuple[str, ...] = ("td1", "td2", "td3", "a4", "letter")
+
 _PROBABILITIES = (
     "negatives",
     "p_restyle",
@@ -42,7 +46,8 @@ class SceneOptions:
 
     Attributes:
         size: Scene ``(height, width)`` in pixels.
-        kinds: Document kinds to draw from (see :data:`idseg.documents.classes.KINDS`).
+        kinds: Document kinds to draw from (see :data:`idseg.documents.classes.KINDS`); default
+            :data:`DEFAULT_KINDS`, every kind but ``td1v``.
         templates: Only these templates (names from
             :func:`~idseg.documents.synth.layouts.list_templates`); ``None``: all of them.
         exclude_templates: Never these templates (to hold designs out of a training set).
@@ -83,7 +88,7 @@ class SceneOptions:
     """
 
     size: tuple[int, int] = (480, 640)
-    kinds: tuple[str, ...] = tuple(KINDS)
+    kinds: tuple[str, ...] = DEFAULT_KINDS
     templates: tuple[str, ...] | None = None
     exclude_templates: tuple[str, ...] = ()
     docs_per_scene: tuple[int, int] = (1, 1)
