@@ -1,7 +1,8 @@
 """The document pipeline with the bundled models, its typed results and its orientation logic.
 
-The bundled models are early snapshots: these tests check that the pipeline runs offline and
-returns well-formed results, never how accurate it is (that is the benchmark's job).
+These tests check that the pipeline runs offline and returns well-formed results, not how
+accurate it is (that is the benchmark's job), except that clean, flat cards lying on their side
+must come out upright and of their own kind.
 """
 
 from __future__ import annotations
@@ -330,3 +331,33 @@ def test_label_map_smaller_documents_drawn_over_larger():
         [2.0, 2.0],
         [0.0, 2.0],
     ]
+
+
+# --- orientation with the bundled field model -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "turns"),
+    [("td1v_permit_sky_waves", 1), ("td1v_permit_sky_waves", 3), ("td1_blue_wave", 1)],
+)
+def test_a_card_lying_on_its_side_comes_out_upright(
+    pipeline: DocumentPipeline, template: str, turns: int
+):
+    """A held-out portrait-format card and a landscape card, turned by 90 or 270 degrees in the
+    photo, come out of rectification upright and of their own kind (clean, flat, well lit)."""
+    import cv2
+
+    from idseg.documents.synth.layouts import get_template
+    from idseg.documents.synth.render import render_document
+
+    flat = render_document(np.random.default_rng(3), template=template, px_per_mm=5.0).image
+    turned = np.ascontiguousarray(np.rot90(flat, -turns))  # clockwise quarter turns
+    h, w = turned.shape[:2]
+    photo = np.full((h + 80, w + 80, 3), 90, np.uint8)
+    photo[40 : 40 + h, 40 : 40 + w] = turned
+    quad = np.array([[40, 40], [40 + w, 40], [40 + w, 40 + h], [40, 40 + h]], np.float64)
+    rect, _, _ = pipeline.field_model.segment(photo, quad)  # corners as seen, not the card's
+    assert rect.kind == get_template(template).kind
+    got = cv2.resize(rect.image, flat.shape[1::-1], interpolation=cv2.INTER_AREA).astype(float)
+    upright, upside_down = (np.abs(got - flat).mean(), np.abs(got - flat[::-1, ::-1]).mean())
+    assert upright < 0.5 * upside_down
