@@ -274,3 +274,41 @@ def test_sides_follow_the_edge_band_not_a_spill_past_the_document():
     assert spilled is not None and backed is not None
     assert quad_iou(spilled, card) < 0.95  # the spill pulls the top side up
     assert quad_iou(backed, card) > 0.98
+
+
+class _Coarse(Localizer):
+    """A localiser whose first pass finds fixed candidates (no model, no closer look)."""
+
+    def __init__(self, found: list[Localized], snap: bool = False) -> None:
+        self.found, self.refine_size, self.snap = found, 0, snap
+        self.min_score, self.max_documents = 0.6, 10
+
+    def _coarse(self, image):  # type: ignore[no-untyped-def]
+        return [Localized(d.quad.copy(), d.score, d.fill) for d in self.found]
+
+
+def test_a_bent_quad_is_never_returned():
+    # The bent sliver a model once gave along a photo's right edge (test_multi/000014): its
+    # corner (596.7, 263.5) dents the outline, so no homography rectifies it.
+    card = _loc(np.array([[160, 140], [376, 54], [485, 448], [189, 408]]), 0.99, 0.91)
+    bent = _loc(np.array([[640, 209.2], [640, 290.1], [565.9, 302.1], [596.7, 263.5]]), 0.82, 0.89)
+    out = _Coarse([card, bent]).localize(_PHOTO)
+    assert len(out) == 1 and np.array_equal(out[0].quad, card.quad)
+
+
+def test_snapping_keeps_the_fit_where_it_would_bend_it(monkeypatch):
+    from idseg.documents import localize
+
+    card = _loc(np.array([[100, 100], [300, 100], [300, 226], [100, 226]]), 0.95, 0.95)
+
+    def bend(gray, quad, search):  # type: ignore[no-untyped-def]
+        out = quad.copy()
+        out[2] = (150.0, 120.0)  # pulls a corner inside the quad
+        return out
+
+    monkeypatch.setattr(localize, "snap_to_edges", bend)
+    (got,) = _Coarse([card], snap=True).localize(_PHOTO)
+    assert np.array_equal(got.quad, card.quad)
+    monkeypatch.setattr(localize, "snap_to_edges", lambda gray, quad, search: quad + 1.0)
+    (got,) = _Coarse([card], snap=True).localize(_PHOTO)
+    assert np.array_equal(got.quad, card.quad + 1.0)
