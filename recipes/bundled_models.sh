@@ -3,10 +3,9 @@
 #   src/idseg/models/bundled/doc_localizer.pt  (background / document / edge, 192 px input)
 #   src/idseg/models/bundled/doc_fields.pt     (field classes on the rectified document, 256 px)
 # and score them on held-out templates. Usage: bash recipes/bundled_models.sh [WORK_DIR]
-# About 3.5 hours on 2 CPU cores (both models train side by side, one core each, then the
+# About 3 hours on 2 CPU cores (both models train side by side, one core each, then the
 # localiser is fine-tuned on twice the scenes for about an hour, and again on restyled scenes for
-# about 20 minutes; then the field model is fine-tuned on real-looking documents, about 40 minutes,
-# and the localiser once more on scenes with portrait-format cards, about 20 minutes).
+# about 20 minutes; then the field model is fine-tuned on real-looking documents, about 40 minutes).
 set -euo pipefail
 WORK=${1:-runs/bundled}
 IDSEG=${IDSEG:-idseg}
@@ -66,25 +65,15 @@ $PY recipes/link_datasets.py "$WORK/fields_real" "s1_=$WORK/fields" "s5_=$WORK/f
 OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_fields_real.yaml \
   --init "$WORK/run_fields/last.pt" --data "$WORK/fields_real" --val "$WORK/val_fields_real" \
   --out "$WORK/run_fields_real" > "$WORK/run_fields_real.log" 2>&1
-# 7. Fine-tune the localiser once more so portrait-format cards are found whole: 3000 new scenes
-#    (seed 6, all six kinds, half restyled) with step 5's seed 3, 6 epochs.
-$IDSEG synth -n 3000 --seed 6 --docs 1-3 --negatives 0.05 --restyle 0.5 \
-  --kinds "$ALL_KINDS" --exclude-templates "$HELD_OUT,$HELD_OUT_TD1V" --out "$WORK/scenes6" --force
-$IDSEG data prepare localizer "$WORK/scenes6" --out "$WORK/loc6" --force
-$PY recipes/link_datasets.py "$WORK/loc_td1v" "s3_=$WORK/loc3" "s6_=$WORK/loc6" \
-  --source "scenes3 (restyled) + scenes6 (td1v)"
-OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_td1v.yaml \
-  --init "$WORK/run_loc_restyle/last.pt" --data "$WORK/loc_td1v" --out "$WORK/run_loc_td1v" \
-  > "$WORK/run_loc_td1v.log" 2>&1
-# 8. Ship the last epochs without optimiser state.
+# 7. Ship the last epochs without optimiser state.
 $PY - "$WORK" <<'PYEOF'
 import sys
 from idseg.models.unet_io import slim_checkpoint
 work = sys.argv[1]
-slim_checkpoint(f"{work}/run_loc_td1v/last.pt", "src/idseg/models/bundled/doc_localizer.pt")
+slim_checkpoint(f"{work}/run_loc_restyle/last.pt", "src/idseg/models/bundled/doc_localizer.pt")
 slim_checkpoint(f"{work}/run_fields_real/last.pt", "src/idseg/models/bundled/doc_fields.pt")
 PYEOF
-# 9. Held-out test sets (other seeds, other templates) and the scores.
+# 8. Held-out test sets (other seeds, other templates) and the scores.
 $IDSEG synth -n 300 --seed 1001 --docs 1 --negatives 0 --templates "$HELD_OUT" \
   --out "$WORK/test_single" --force
 $IDSEG synth -n 150 --seed 1002 --docs 1-3 --negatives 0.1 --templates "$HELD_OUT" \
