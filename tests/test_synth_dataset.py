@@ -302,5 +302,25 @@ def test_portrait_format_cards_come_only_when_asked_for(tmp_path):
         for doc in json.loads(path.read_text())["documents"]:
             assert doc["kind"] == "td1v" and doc["template"] in list_templates("td1v")
             q = np.array(doc["quad"])
-            top, left = np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[3] - q[0])
-            assert 1.4 < left / top < 1.8  # upright, seen from straight above: 85.6 / 53.98
+            top, left = q[1] - q[0], q[3] - q[0]
+            assert 1.4 < np.linalg.norm(left) / np.linalg.norm(top) < 1.8  # 85.6 / 53.98
+            assert top[0] > 0 and abs(top[1]) < 0.3 * top[0]  # its top edge runs left to right
+
+
+def test_naming_a_td1v_template_asks_for_its_kind(tmp_path):
+    from idseg.documents.synth.scene_options import SceneOptions
+
+    mixed = SceneOptions(templates=("td1_blue_wave", "td1v_permit_sky_waves")).allowed_templates()
+    assert mixed == {"td1": ["td1_blue_wave"], "td1v": ["td1v_permit_sky_waves"]}
+    told = SceneOptions(kinds=("td1",), templates=("td1_blue_wave", "td1v_permit_sky_waves"))
+    assert told.allowed_templates() == {"td1": ["td1_blue_wave"]}  # explicit kinds still filter
+    out = tmp_path / "v"
+    args = ["--n", "2", "--seed", "4", "--out", str(out), "--size", "128x96", "--negatives", "0"]
+    result = CliRunner().invoke(_app(), [*args, "--templates", "td1v_permit_sky_waves"])
+    assert result.exit_code == 0, result.output
+    kinds = {
+        d["kind"]
+        for p in (out / "polygons").iterdir()
+        for d in json.loads(p.read_text())["documents"]
+    }
+    assert kinds == {"td1v"}

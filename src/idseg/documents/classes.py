@@ -51,8 +51,8 @@ class DocumentKind:
         width_mm: Width in millimetres (landscape for ID formats except ``td1v``, an ID-1 card
             designed in portrait format; portrait for pages).
         height_mm: Height in millimetres.
-        mrz_lines: Lines of the machine-readable zone (0 for pages).
-        mrz_chars: Characters per MRZ line (0 for pages).
+        mrz_lines: Lines of the machine-readable zone (0 for pages and ``td1v``).
+        mrz_chars: Characters per MRZ line (0 for pages and ``td1v``).
         corner_radius_mm: Radius of the rounded corners (ISO/IEC 7810; 0 for pages).
     """
 

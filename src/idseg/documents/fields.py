@@ -161,8 +161,8 @@ def _confidence(probs: np.ndarray) -> float:
     Measured on documents rectified from their true quads (``benchmarks/doc_targets.py``,
     ``upright_true_quads``): 217 of the 232 held-out synthetic documents wholly inside their
     photos, 73 of 78 held-out portrait-format cards (the misses are under 15 % visible); 8 of
-    the 8 specimen cards (the mean over document pixels too chose 217 and 74, but turned the
-    hand-held Hawaii licence upside down).
+    the 8 specimen cards. The mean over document and field pixels chose 217 and 74, about as
+    well, but turned the hand-held Hawaii licence upside down.
 
     Example:
         >>> p = np.zeros((3, 2, 2)); p[0] = 0.9; p[1] = 0.1; p[1, 0, 0], p[0, 0, 0] = 0.8, 0.2

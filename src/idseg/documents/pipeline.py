@@ -108,7 +108,7 @@ class PipelineSettings:
         field_min_area: Smallest field as a share of the rectified document.
         max_side: Longer side of rectified documents (they keep the photo's resolution below).
         fields: Run the field model (``False``: localise and rectify only).
-        unknown_min_score: A document whose shape matches no known kind (TD1/TD2/TD3/A4/Letter)
+        unknown_min_score: A document whose shape matches no known kind (TD1 either way, TD2/TD3/A4/Letter)
             must reach this score to be kept: a stray blob on a passport cover or a poster is
             usually neither card- nor page-shaped nor confidently a document.
         truncated_min_score: The same bar for a document cut by the photo's edge, whose visible

@@ -85,7 +85,8 @@ class Document:
         quad: ``4 x 2`` corners in photo coordinates, clockwise from the document's own top-left
             (as the field model saw it upright); corners may lie outside the photo.
         score: Localisation confidence (mean document probability over its region, 0 to 1).
-        kind: ``td1``, ``td2``, ``td3``, ``a4``, ``letter`` or ``None`` (aspect not recognised).
+        kind: ``td1``, ``td1v``, ``td2``, ``td3``, ``a4``, ``letter`` or ``None`` (aspect not
+            recognised).
         aspect: Width / height of the rectified document.
         rectified: The upright document, ``H x W x 3`` uint8 RGB.
         homography: 3 x 3 matrix from photo pixel centres to rectified pixel centres.

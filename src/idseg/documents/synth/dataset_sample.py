@@ -89,7 +89,8 @@ def draw_scene(seed: int, index: int, opts: SceneOptions, phase: float) -> Scene
     plan = plan_scene(rng, count, opts)
     # One template per scene: several documents are different identities and renders of it, so
     # the template is the image's split group and no template is seen in two splits.
-    template = scene_template(rng, opts.kinds, opts.allowed_templates())
+    allowed = opts.allowed_templates()  # by kind, in the order of opts.kinds
+    template = scene_template(rng, tuple(allowed), allowed)
     kind = get_template(template).kind
     # Drawn only when asked, so datasets made without it keep their seeds' pixels.
     restyle = opts.p_restyle > 0.0 and bool(rng.random() < opts.p_restyle)

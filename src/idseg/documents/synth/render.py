@@ -161,7 +161,8 @@ def render_document(
 
     Args:
         rng: The only source of randomness; the same state gives identical pixels and fields.
-        kind: ``td1``, ``td2``, ``td3``, ``a4`` or ``letter`` (default: any template's kind).
+        kind: ``td1``, ``td1v``, ``td2``, ``td3``, ``a4`` or ``letter`` (default: any template's
+            kind).
         template: A template name from :func:`~idseg.documents.synth.layouts.list_templates`
             (default: one of the kind's templates, chosen by ``rng``).
         px_per_mm: Resolution, 2 to 40 pixels per millimetre.

@@ -166,6 +166,8 @@ class SceneOptions:
     def allowed_templates(self) -> dict[str, list[str]]:
         """The templates scenes may use, by kind (kinds left without any are dropped).
 
+        With the default kinds, named templates of an opt-in kind (``td1v``) are allowed too.
+
         Raises:
             InputError: An unknown template name, or no template left.
 
@@ -182,8 +184,15 @@ class SceneOptions:
                 raise InputError(
                     f"unknown template {name!r}{did_you_mean(name, known)} (known: {', '.join(known)})"
                 )
+        kinds = self.kinds
+        if self.templates is not None and kinds == DEFAULT_KINDS:
+            # Naming a template of an opt-in kind (td1v) is asking for it.
+            from idseg.documents.synth.layouts import get_template
+
+            named = [get_template(n).kind for n in self.templates]
+            kinds = kinds + tuple(k for k in KINDS if k in named and k not in kinds)
         out: dict[str, list[str]] = {}
-        for kind in self.kinds:
+        for kind in kinds:
             names = [
                 n
                 for n in list_templates(kind)
