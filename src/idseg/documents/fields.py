@@ -59,7 +59,7 @@ def orientations(quad: np.ndarray) -> list[tuple[np.ndarray, str | None]]:
             out += [(np.roll(q, -1, axis=0), turned), (np.roll(q, -3, axis=0), turned)]
     if out:
         return out
-    if aspect < 1.0 and snap_kind(1.0 / aspect) is None:
+    if aspect < 1.0:
         # An unknown tall shape: IDs are far more common landscape; try both sideways turns too.
         return [(np.roll(q, -k, axis=0), None) for k in range(4)]
     return [(q, None), (np.roll(q, -2, axis=0), None)]
