@@ -122,17 +122,13 @@ def td1v_front() -> Layout:
         >>> max(z.y + z.h for z in zones) < 85.6 - 1.0
         True
     """
-    s, pitch, col = 2.1, 5.2, 31.0
+    s, pitch = 2.1, 5.2
     zones = [portrait(3.5, 11.5, 25.0, 31.5)]
-    zones += _row(11.5, col, s, ("document_number", 0, 20))
-    zones += _row(11.5 + pitch, col, s, ("birth_date", 0, 20))
-    zones += _row(11.5 + 2 * pitch, col, s, ("issue_date", 0, 20))
-    zones += _row(11.5 + 3 * pitch, col, s, ("expiry_date", 0, 20))
-    zones += _row(11.5 + 4 * pitch, col, s, ("categories", 0, 20))
-    y = 45.0
-    zones += _row(y, 3.5, s, ("surname", 0, 47))
-    zones += _row(y + pitch, 3.5, s, ("given_names", 0, 47))
-    zones += _row(y + 2 * pitch, 3.5, s, ("address", 0, 47))
+    beside = ("document_number", "birth_date", "issue_date", "expiry_date", "categories")
+    for i, name in enumerate(beside):  # one narrow column right of the portrait
+        zones += _row(11.5 + i * pitch, 31.0, s, (name, 0, 20))
+    for i, name in enumerate(("surname", "given_names", "address")):  # full width below it
+        zones += _row(45.0 + i * pitch, 3.5, s, (name, 0, 47))
     zones.append(signature(3.5, 62.0, 40.0, 10.5, group="closing", label=None))
     zones.append(barcode(3.5, 74.5, 40.0, 7.0, "code128"))
     decos = [
