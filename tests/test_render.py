@@ -343,3 +343,42 @@ def test_portrait_format_card_is_tall_with_portrait_above_signature_and_code(nam
     assert portrait_top < 0.2 * h and portrait_bottom < 0.55 * h
     assert boxes["portrait"][1][1] < boxes["signature"][0][1] < boxes["barcode"][0][1]
     assert boxes["barcode"][1][1] > 0.85 * h
+
+
+@pytest.mark.parametrize("name", ["td1_dl_code_sky_waves", "td1_dl_code_lilac_guilloche"])
+def test_us_style_front_has_a_code_under_the_portrait_and_us_dates(name):
+    doc = render_document(np.random.default_rng(6), template=name, px_per_mm=PPM, real=True)
+    h, w = doc.image.shape[:2]
+    assert (h, w) == (round(53.98 * PPM), round(85.6 * PPM))  # landscape ID-1
+    box = {f.name: (f.polygon.min(axis=0), f.polygon.max(axis=0)) for f in doc.fields}
+    assert not any(f.cls == "mrz" for f in doc.fields)
+    (px0, _), (px1, py1) = box["portrait"]
+    (bx0, by0), (bx1, by1) = box["barcode"]
+    assert py1 < by0 and bx0 >= px0 - 2 and bx1 <= px1 + 2  # the code lies under the portrait
+    assert by1 < box["surname"][0][1] < box["address"][0][1]  # name and address under the code
+    assert box["signature"][0][0] > bx1 and box["signature"][0][1] > 0.7 * h
+    born = next(f.text for f in doc.fields if f.name == "birth_date")
+    assert born is not None and len(born) == 10 and born[2] == born[5] == "/"
+    assert int(born[:2]) <= 12  # month first (the day/month order itself is tested below)
+
+
+def test_us_dates_put_the_month_first():
+    import datetime as dt
+
+    from idseg.documents.synth.styles import format_date
+
+    assert format_date(dt.date(1985, 3, 17), "MM/DD/YYYY") == "03/17/1985"
+    assert format_date(dt.date(1985, 3, 17), "DD/MM/YYYY") == "17/03/1985"
+
+
+def test_real_card_designs_are_chosen_by_kind_only_for_real_looking_documents():
+    drawn = {
+        real: {
+            render_document(np.random.default_rng(s), kind="td1", px_per_mm=2.0, real=real).template
+            for s in range(40)
+        }
+        for real in (False, True)
+    }
+    us_style = {n for n in list_templates("td1") if get_template(n).real_only}
+    assert us_style == {"td1_dl_code_sky_waves", "td1_dl_code_lilac_guilloche"}
+    assert not drawn[False] & us_style and drawn[True] & us_style

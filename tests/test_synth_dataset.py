@@ -324,3 +324,46 @@ def test_naming_a_td1v_template_asks_for_its_kind(tmp_path):
         for d in json.loads(p.read_text())["documents"]
     }
     assert kinds == {"td1v"}
+
+
+#: SHA-256 of the pixels and class masks of 36 small scenes drawn at commit 0d68431, before the
+#: US-style fronts joined (3 seeds x 6 scenes, as designed and with ``p_restyle=0.7``). Datasets
+#: made without ``--real`` must keep their bytes: the bundled localiser's recipe depends on it.
+#: (Rendering goes through OpenCV and Pillow/FreeType: a new major version of either may also
+#: change it, which the recipe would want to know.)
+SCENES_SHA256 = "253691d131a5de5c025e8f35fde81026cdd002322d41326f88f9ca946a5d4a05"
+
+
+def test_scenes_without_real_cards_keep_their_pixels():
+    from idseg.documents.synth.dataset_sample import draw_scene
+    from idseg.documents.synth.scene_options import SceneOptions
+
+    digest = hashlib.sha256()
+    for restyle in (0.0, 0.7):
+        opts = SceneOptions(size=(96, 128), docs_per_scene=(1, 2), p_restyle=restyle)
+        for seed in (1, 2, 3):
+            for i in range(6):
+                scene = draw_scene(seed, i, opts, 0.0)
+                digest.update(scene.image.tobytes())
+                digest.update(scene.class_mask.tobytes())
+    assert digest.hexdigest() == SCENES_SHA256
+
+
+def test_us_style_fronts_come_only_with_real_scenes_or_by_name():
+    from idseg.documents.synth.layouts import REAL_CARD_TEMPLATES, get_template
+    from idseg.documents.synth.scene_options import SceneOptions
+
+    assert REAL_CARD_TEMPLATES and all(get_template(n).real_only for n in REAL_CARD_TEMPLATES)
+    plain = SceneOptions().allowed_templates()["td1"]
+    real = SceneOptions(p_real=0.3).allowed_templates()["td1"]
+    assert not REAL_CARD_TEMPLATES & set(plain)
+    assert sorted(real) == sorted([*plain, *REAL_CARD_TEMPLATES])
+    named = SceneOptions(templates=("td1_dl_code_lilac_guilloche", "td2_rose_rosette"))
+    assert named.allowed_templates() == {
+        "td1": ["td1_dl_code_lilac_guilloche"],
+        "td2": ["td2_rose_rosette"],
+    }
+    listed = CliRunner().invoke(_app(), ["--list"])
+    assert listed.exit_code == 0
+    assert "td1_dl_code_sky_waves (--real)" in listed.output
+    assert "td1_dl_green_rosette (--real)" not in listed.output

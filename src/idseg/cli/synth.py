@@ -76,10 +76,13 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 
 def _list_templates() -> None:
     from idseg.documents.classes import KINDS
-    from idseg.documents.synth.layouts import list_templates
+    from idseg.documents.synth.layouts import get_template, list_templates
 
     for kind in KINDS:
-        say(f"{kind}: {', '.join(list_templates(kind))}")
+        names = [
+            n + (" (--real)" if get_template(n).real_only else "") for n in list_templates(kind)
+        ]
+        say(f"{kind}: {', '.join(names)}")
 
 
 def _required(n: int | None, out: Path | None) -> tuple[int, Path]:
@@ -137,7 +140,8 @@ def synth(
         min=0.0,
         max=1.0,
         help="Share of images whose documents look more like real cards: photographic "
-        "portraits, card-wide background art, some values in red or blue.",
+        "portraits, card-wide background art, some values in red or blue. Above 0, the US-style "
+        "fronts marked (--real) in --list join the templates.",
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Processes (default: one per CPU); output is the same."

@@ -4,9 +4,10 @@ Every function returns ``(zones, decos)``. Zone rectangles never overlap, and th
 jittered independently (``portrait``, ``fields``, ``mrz``, ``barcode``) keep at least
 ``2 * MAX_JITTER_MM`` between them, so jittered fields still never overlap.
 
-TD1 has four landscape variants: an identity-card front with the MRZ along its bottom (a documented
+TD1 has five landscape variants: an identity-card front with the MRZ along its bottom (a documented
 simplification: real TD1 cards print the MRZ on the back), a driving-licence front without MRZ, an
-identity-card back with the 3-line MRZ, and a driving-licence back with a PDF417 symbol. ``td1v``
+identity-card back with the 3-line MRZ, and a driving-licence back with a PDF417 symbol; a fifth,
+US-style front carries a Code 128 under its portrait (:func:`td1_dl_front_code`). ``td1v``
 is the same card designed upright (US under-21 licences, instruction permits): a large portrait,
 fields below it, a signature across the card and a Code 128 symbol at the bottom.
 """
@@ -107,6 +108,37 @@ def td1_back_mrz() -> Layout:
     zones += _row(4.0 + 3 * pitch, x, s, ("place_of_birth", 0, 52))
     zones.append(mrz_zone("td1"))
     decos = [Deco("ghost", 63.0, 4.0, 17.0, 22.0), Deco("logo", 63.0, 27.5, 6.5, 6.5)]
+    return tuple(zones), tuple(decos)
+
+
+def td1_dl_front_code() -> Layout:
+    """US-style driving-licence front: a Code 128 under the portrait, unlabelled name and address.
+
+    The portrait takes the top left, the symbol runs under it, name and address follow below it
+    without labels, labelled fields fill the right half and an unlabelled signature sits in the
+    bottom middle.
+
+    Example:
+        >>> zones, _ = td1_dl_front_code()
+        >>> [z.content for z in zones if z.cls == "barcode"], any(z.cls == "mrz" for z in zones)
+        (['code128'], False)
+    """
+    x, s, pitch = 33.0, 2.2, 5.3
+    zones = [portrait(3.5, 4.0, 26.0, 30.5), barcode(3.5, 36.0, 26.0, 5.0, "code128")]
+    for i, name in enumerate(("surname", "address")):  # under the symbol, no labels
+        zones.append(text(name, 3.5, 42.5 + i * 3.4, 27.0, 2.0, label=None, group="closing"))
+    zones += _row(11.0, x, s, ("document_number", 0, 48))
+    zones += _row(11.0 + pitch, x, s, ("birth_date", 0, 23), ("expiry_date", 25, 23))
+    zones += _row(
+        11.0 + 2 * pitch, x, s, ("sex", 0, 10), ("categories", 12, 14), ("issue_date", 28, 20)
+    )
+    zones += _row(11.0 + 3 * pitch, x, s, ("given_names", 0, 48))
+    zones.append(signature(x, 41.0, 27.0, 9.5, group="closing", label=None))
+    decos = [
+        Deco("title", x, 2.5, 40.0, 7.0),
+        Deco("logo", 75.0, 2.0, 7.0, 7.0),
+        Deco("hologram", 63.0, 39.0, 18.0, 11.0),
+    ]
     return tuple(zones), tuple(decos)
 
 

@@ -44,6 +44,8 @@ class Template:
         title: Key of :data:`~idseg.documents.synth.styles.TITLES` (ID kinds), or the
             organisation named in the letterhead (pages).
         jitter_mm: Largest shift of a zone group per document, mm.
+        real_only: Drawn only by scenes with ``p_real > 0`` unless named (see
+            :data:`REAL_CARD_TEMPLATES`).
     """
 
     name: str
@@ -54,6 +56,7 @@ class Template:
     doc_code: str = "I"
     title: str = "identity_card"
     jitter_mm: float = bp.MAX_JITTER_MM
+    real_only: bool = False
 
     @property
     def width_mm(self) -> float:
@@ -166,6 +169,15 @@ _SPECS: list[tuple[str, str, Callable[[], bp.Layout], Style, str, str]] = [
      _style(((236, 244, 236), (216, 232, 218)), "mesh", _GREEN, logo="laurel",
             languages=("en", "es"), date_format="DD/MM/YYYY"),
      "DL", "driving_licence"),
+    ("td1_dl_code_sky_waves", "td1", bp.td1_dl_front_code,
+     _style(((236, 242, 252), (222, 232, 246)), "waves", (20, 90, 160), logo="sun",
+            languages=("en",), date_format="MM/DD/YYYY"),
+     "DL", "driving_licence"),
+    ("td1_dl_code_lilac_guilloche", "td1", bp.td1_dl_front_code,
+     _style(((244, 236, 248), (232, 240, 236)), "guilloche", (110, 60, 140), logo="star",
+            angle=120.0, fonts=("serif", "sans", "serif-bold"), languages=("en", "es"),
+            date_format="MM/DD/YYYY"),
+     "DL", "driving_licence"),
     ("td1v_dl_amber_rosette", "td1v", bp.td1v_front,
      _style(((250, 240, 222), (236, 226, 240)), "rosette", (185, 95, 20), logo="star",
             languages=("en",), date_format="DD MMM YYYY"),
@@ -216,10 +228,19 @@ _SPECS: list[tuple[str, str, Callable[[], bp.Layout], Style, str, str]] = [
      "", "Department of Fictional Affairs"),
 ]  # fmt: skip
 
+#: Templates drawn only by scenes that ask for real-looking cards (``p_real > 0``) or that name
+#: them: added after the bundled localiser's training data, which keeps its bytes.
+REAL_CARD_TEMPLATES: frozenset[str] = frozenset(
+    {"td1_dl_code_sky_waves", "td1_dl_code_lilac_guilloche"}
+)
+
 TEMPLATES: dict[str, Template] = {
-    name: Template(name, kind, *make(), style=style, doc_code=code, title=title)
+    name: Template(
+        name, kind, *make(), style=style, doc_code=code, title=title,
+        real_only=name in REAL_CARD_TEMPLATES,
+    )
     for name, kind, make, style, code, title in _SPECS
-}
+}  # fmt: skip
 
 
 def list_templates(kind: str | None = None) -> list[str]:

@@ -269,6 +269,29 @@ def _barcode_text(ctx: Ctx, symbology: str) -> str:
     return f"{ctx.ident.issuing_state}{ref}{ctx.ident.document_number}"
 
 
+def _fit_symbol(symbology: str, text: str, w: int, h: int) -> barcode.Barcode | None:
+    """The largest symbol of ``text``, halved until it fits ``w x h`` px (``None`` if nothing does).
+
+    A Code 128 too narrow even for one character gets a 2-module quiet zone as a last try (narrow
+    symbols such as the one under a US licence's portrait, at the lowest resolutions).
+    """
+    fit = barcode.fit_pdf417 if symbology == "pdf417" else barcode.fit_code128
+    while True:
+        try:
+            return fit(text, w, h)
+        except InputError:
+            if len(text) > 1:
+                text = text[: len(text) // 2]
+                continue
+        try:
+            if symbology == "code128":
+                return barcode.fit_code128(text, w, h, quiet_modules=2)
+        except InputError:
+            pass
+        logger.debug("no %s symbol fits %dx%d px", symbology, w, h)
+        return None
+
+
 def paint_barcode(ctx: Ctx, zone: Zone) -> Painted | None:
     """Draw a PDF417 (AAMVA-like record) or Code 128 symbol, as large as fits, centred.
 
@@ -283,17 +306,10 @@ def paint_barcode(ctx: Ctx, zone: Zone) -> Painted | None:
         True
     """
     x0, y0, x1, y1 = box_px(ctx, zone.x, zone.y, zone.w, zone.h)
-    text = _barcode_text(ctx, zone.content)
-    fit = barcode.fit_pdf417 if zone.content == "pdf417" else barcode.fit_code128
-    while True:
-        try:
-            code = fit(text, x1 - x0, y1 - y0)
-            break
-        except InputError:
-            if len(text) <= 1:
-                logger.debug("no %s symbol fits %dx%d px", zone.content, x1 - x0, y1 - y0)
-                return None
-            text = text[: len(text) // 2]
+    code = _fit_symbol(zone.content, _barcode_text(ctx, zone.content), x1 - x0, y1 - y0)
+    if code is None:
+        return None
+    text = code.text
     h, w = code.bars.shape
     bx, by = x0 + (x1 - x0 - w) // 2, y0 + (y1 - y0 - h) // 2
     blend(ctx.canvas[by : by + h, bx : bx + w], np.ones((h, w), np.float32), (255, 255, 255), 0.7)

@@ -1,7 +1,7 @@
 """Make a flat procedural portrait look photographed: backdrop, light, texture, softness, grade.
 
-Portraits on real cards are photographs: a studio backdrop (light blue, grey, white, sometimes
-dark), a face lit from one side, hair with strands, soft edges, sensor noise, and often a colour
+Portraits on real cards are photographs: a studio backdrop (light or saturated blue, grey, white,
+sometimes dark), a face lit from one side, hair with strands, soft edges, sensor noise, and often a colour
 cast or a greyscale print. :func:`photo_finish` turns the flat shapes of
 :func:`~idseg.documents.synth.portrait.draw_portrait` into that, so a field model trained on them
 does not learn "a portrait is a cartoon".
@@ -20,6 +20,8 @@ BACKDROPS: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] = (
     ((245, 244, 238), (215, 212, 205)),  # off-white
     ((85, 85, 92), (30, 30, 36)),  # dark
     ((170, 205, 205), (110, 150, 155)),  # teal
+    ((70, 150, 230), (35, 105, 195)),  # saturated blue (many US licences)
+    ((120, 185, 240), (60, 140, 215)),  # bright sky blue
 )
 
 

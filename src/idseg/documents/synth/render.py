@@ -89,13 +89,15 @@ class RenderedDocument:
     px_per_mm: float
 
 
-def _choose(rng: np.random.Generator, kind: str | None, template: str | None) -> Template:
+def _choose(
+    rng: np.random.Generator, kind: str | None, template: str | None, real: bool
+) -> Template:
     if template is not None:
         t = get_template(template)
         if kind is not None and kind != t.kind:
             raise InputError(f"template {template!r} is a {t.kind} document, not {kind!r}")
         return t
-    names = list_templates(kind)
+    names = [n for n in list_templates(kind) if real or not get_template(n).real_only]
     return get_template(names[int(rng.integers(len(names)))])
 
 
@@ -164,7 +166,8 @@ def render_document(
         kind: ``td1``, ``td1v``, ``td2``, ``td3``, ``a4`` or ``letter`` (default: any template's
             kind).
         template: A template name from :func:`~idseg.documents.synth.layouts.list_templates`
-            (default: one of the kind's templates, chosen by ``rng``).
+            (default: one of the kind's templates, chosen by ``rng``; the US-style fronts of
+            :data:`~idseg.documents.synth.layouts.REAL_CARD_TEMPLATES` only when ``real``).
         px_per_mm: Resolution, 2 to 40 pixels per millimetre.
         restyle: Draw the template in a variant of its style
             (:func:`~idseg.documents.synth.styles.vary_style`); the template's name is kept.
@@ -187,7 +190,7 @@ def render_document(
     lo, hi = PX_PER_MM_RANGE
     if not isinstance(px_per_mm, (int, float)) or not lo <= px_per_mm <= hi:
         raise InputError(f"px_per_mm must be a number from {lo} to {hi}, got {px_per_mm!r}")
-    t = _choose(rng, kind, template)
+    t = _choose(rng, kind, template, real)
     if restyle:
         t = dataclasses.replace(t, style=vary_style(t.style, rng))
     k = KINDS[t.kind]

@@ -64,7 +64,8 @@ class SceneOptions:
         p_real: Per scene: its documents are drawn more like real cards (photographic
             portraits, card-wide background art, some values in red or blue; see
             :func:`~idseg.documents.synth.render.render_document`). Default 0, as for
-            ``p_restyle``.
+            ``p_restyle``. Above 0, the US-style fronts of
+            :data:`~idseg.documents.synth.layouts.REAL_CARD_TEMPLATES` join the pool of templates.
         p_upright: Document roughly upright (within 15 degrees) instead of at any angle.
         p_out_of_frame: Document pushed partly over one or two frame edges.
         p_overlap: With several documents: they may overlap (upper ones hide lower ones).
@@ -167,6 +168,8 @@ class SceneOptions:
         """The templates scenes may use, by kind (kinds left without any are dropped).
 
         With the default kinds, named templates of an opt-in kind (``td1v``) are allowed too.
+        The US-style fronts of :data:`~idseg.documents.synth.layouts.REAL_CARD_TEMPLATES` are
+        drawn only when ``p_real > 0`` or when named, so earlier datasets keep their bytes.
 
         Raises:
             InputError: An unknown template name, or no template left.
@@ -176,7 +179,7 @@ class SceneOptions:
             {'td2': ['td2_teal_guilloche']}
         """
         from idseg._text import did_you_mean
-        from idseg.documents.synth.layouts import list_templates
+        from idseg.documents.synth.layouts import REAL_CARD_TEMPLATES, list_templates
 
         known = list_templates()
         for name in (*(self.templates or ()), *self.exclude_templates):
@@ -191,6 +194,8 @@ class SceneOptions:
 
             named = [get_template(n).kind for n in self.templates]
             kinds = kinds + tuple(k for k in KINDS if k in named and k not in kinds)
+        # Real-card designs join the pool of unnamed templates only for real-looking scenes.
+        real_only = () if self.p_real > 0.0 or self.templates is not None else REAL_CARD_TEMPLATES
         out: dict[str, list[str]] = {}
         for kind in kinds:
             names = [
@@ -198,6 +203,7 @@ class SceneOptions:
                 for n in list_templates(kind)
                 if (self.templates is None or n in self.templates)
                 and n not in self.exclude_templates
+                and n not in real_only
             ]
             if names:
                 out[kind] = names

@@ -26,7 +26,9 @@ PATTERNS: tuple[str, ...] = ("waves", "rosette", "guilloche", "lines", "mesh", "
 #: Emblems drawn by :mod:`idseg.documents.synth.patterns`.
 LOGOS: tuple[str, ...] = ("star", "shield", "sun", "globe", "laurel", "none")
 #: Date formats understood by :func:`format_date`.
-DATE_FORMATS: tuple[str, ...] = ("DD MMM YYYY", "DD.MM.YYYY", "DD/MM/YYYY", "YYYY-MM-DD")
+DATE_FORMATS: tuple[str, ...] = (
+    "DD MMM YYYY", "DD.MM.YYYY", "DD/MM/YYYY", "YYYY-MM-DD", "MM/DD/YYYY"
+)  # fmt: skip
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -304,4 +306,6 @@ def format_date(date: dt.date, fmt: str) -> str:
         return f"{date.day:02d}/{date.month:02d}/{date.year:04d}"
     if fmt == "YYYY-MM-DD":
         return date.isoformat()
+    if fmt == "MM/DD/YYYY":  # United States
+        return f"{date.month:02d}/{date.day:02d}/{date.year:04d}"
     raise InputError(f"date format must be one of {DATE_FORMATS}, got {fmt!r}")
