@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from idseg.data.quads import parse_quads
 from idseg.documents.classes import CLASS_NAMES, KINDS
@@ -361,3 +362,31 @@ def test_a_card_lying_on_its_side_comes_out_upright(
     got = cv2.resize(rect.image, flat.shape[1::-1], interpolation=cv2.INTER_AREA).astype(float)
     upright, upside_down = (np.abs(got - flat).mean(), np.abs(got - flat[::-1, ::-1]).mean())
     assert upright < 0.5 * upside_down
+
+
+class _ByReading(torch.nn.Module):
+    """Logits by batch position: the first reading is sure it sees plain card (no field), the
+    others see a text field everywhere, much less surely."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(x.shape[0], len(CLASS_NAMES), *x.shape[2:])
+        out[0, 1] = 8.0  # document, p = 0.998
+        out[1:, 4] = 1.5  # text, p = e^1.5 / (e^1.5 + 6) = 0.428
+        return out
+
+
+def test_an_orientation_that_finds_fields_beats_a_surer_one_that_finds_none():
+    from idseg.documents.fields import FieldSegmenter
+
+    image = np.full((200, 300, 3), 180, np.uint8)
+    quad = _rect(85.6 * 2, 53.98 * 2)
+    chosen, probs, confidence = FieldSegmenter(_ByReading(), size=64).segment(image, quad)  # type: ignore[arg-type]
+    expected = np.exp(1.5) / (np.exp(1.5) + len(CLASS_NAMES) - 1)
+    assert confidence == pytest.approx(expected, abs=1e-4)
+    assert chosen.kind == "td1" and probs.argmax(axis=0).min() == 4
+    corner = map_points(quad[2:3], chosen.homography)[0]  # the second reading: turned 180 deg
+    assert np.abs(corner).max() < 2.0  # its top-left, up to the pixel-centre half pixels

@@ -107,14 +107,14 @@ class FieldSegmenter:
             for q, kind in orientations(quad)
         ]
         probs = self._probs([c.image for c in candidates])
-        confidence = [_confidence(p) for p in probs]
-        best = int(np.argmax(confidence))
+        scores = [_confidence(p) for p in probs]
+        best = max(range(len(scores)), key=scores.__getitem__)  # first of equals, as argmax
         chosen = candidates[best]
         h, w = chosen.image.shape[:2]
         full = F.interpolate(
             torch.from_numpy(probs[best])[None], size=(h, w), mode="bilinear", align_corners=False
         )[0].numpy()
-        return chosen, full, confidence[best]
+        return chosen, full, scores[best][1]
 
     def fields(
         self, probs: np.ndarray, homography: np.ndarray
@@ -153,8 +153,13 @@ class FieldSegmenter:
         )
 
 
-def _confidence(probs: np.ndarray) -> float:
-    """Mean top probability over the pixels predicted as a field (document pixels if none).
+def _confidence(probs: np.ndarray) -> tuple[int, float]:
+    """How plausible an orientation is: what the map found, then its mean top probability there.
+
+    The first item ranks what was predicted: 2 for field pixels, 1 for document pixels only, 0
+    for neither; the second is the mean top probability over the field pixels (document pixels
+    if none, half the overall mean if neither). So a reading that finds fields always beats one
+    that finds none, whose plain-card confidence could otherwise be higher.
 
     Fields carry the orientation (text, faces and codes upside down or sideways look unlike
     upright ones), while plain card background, busy with art on real cards, barely does.
@@ -166,15 +171,17 @@ def _confidence(probs: np.ndarray) -> float:
 
     Example:
         >>> p = np.zeros((3, 2, 2)); p[0] = 0.9; p[1] = 0.1; p[1, 0, 0], p[0, 0, 0] = 0.8, 0.2
-        >>> round(_confidence(p), 3)
-        0.8
+        >>> rank, conf = _confidence(p)
+        >>> rank, round(conf, 3)
+        (1, 0.8)
         >>> p = np.zeros((3, 2, 2)); p[1] = 0.6; p[2] = 0.4; p[2, 1, 1], p[1, 1, 1] = 0.9, 0.1
-        >>> round(_confidence(p), 3)
-        0.9
+        >>> rank, conf = _confidence(p)
+        >>> rank, round(conf, 3)
+        (2, 0.9)
     """
     top = probs.argmax(axis=0)
     best = probs.max(axis=0)
-    for chosen in (top >= 2, top >= 1):
+    for rank, chosen in ((2, top >= 2), (1, top >= 1)):
         if chosen.any():
-            return float(best[chosen].mean())
-    return float(best.mean()) * 0.5
+            return rank, float(best[chosen].mean())
+    return 0, float(best.mean()) * 0.5
