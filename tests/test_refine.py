@@ -201,3 +201,15 @@ def test_tiny_sam2_runs_on_a_document(tiny_model):
     for f in out.fields:
         assert f.mask.shape == (RH, RW) and f.mask.sum() == f.area > 0
     assert out.field_map.shape == (RH, RW) and out.field_map.max() < len(CLASS_NAMES)
+
+
+@pytest.mark.parametrize("order", [[0, 2, 1, 3], [0, 1, 3, 2]])
+def test_a_bent_refit_keeps_the_quad(monkeypatch, order):
+    # Corners in a crossing order fit nothing a homography can map; keep the U-Net quad even
+    # when any agreement would do.
+    import idseg.documents.refine as refine
+
+    monkeypatch.setattr(refine, "_fit_mask", lambda mask: QUAD[order].copy())
+    stub = StubPredictor(lambda box, hw: rasterize_polygon(QUAD, hw))
+    out = SamRefiner(stub, min_agreement=0.0).refine_quad(_photo(), QUAD)
+    np.testing.assert_array_equal(out, QUAD)

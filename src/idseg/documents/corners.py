@@ -289,3 +289,19 @@ def snap_to_edges(
     if not 0.8 * before <= after <= 1.25 * before:
         return quad
     return snapped
+
+
+def convex_quad(quad: np.ndarray) -> bool:
+    """Whether a quad is a convex quadrilateral (its corners in order, no side crossing another).
+
+    Three corners on a line count as not convex: such a quad has no invertible homography.
+
+    Example:
+        >>> convex_quad(np.array([[0, 0], [4, 0], [4, 3], [0, 3]], float))
+        True
+        >>> convex_quad(np.array([[0, 0], [4, 0], [1, 1], [0, 3]], float))  # a dent
+        False
+        >>> convex_quad(np.array([[0, 0], [2, 0], [4, 0], [0, 3]], float))  # a triangle
+        False
+    """
+    return bool(cv2.isContourConvex(np.asarray(quad, np.float32).reshape(-1, 1, 2)))

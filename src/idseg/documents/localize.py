@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from idseg.documents.corners import snap_to_edges
+from idseg.documents.corners import convex_quad, snap_to_edges
 from idseg.documents.evaluate import quad_iou
 from idseg.documents.regions import (
     best_overlap,
@@ -289,7 +289,9 @@ class Localizer:
             size = round((self.refine_size or self.size) * 4 / 3)
             found = [r for d in found for r in self._closer(image, d, size)]
         # A document is convex; a bent fit (a sliver along the photo's edge) has no rectification.
-        kept = [d for d in found if d.score >= self.min_score and d.fill >= 0.6 and _convex(d.quad)]
+        kept = [
+            d for d in found if d.score >= self.min_score and d.fill >= 0.6 and convex_quad(d.quad)
+        ]
         kept.sort(key=lambda d: -(d.fill * d.score))  # of overlapping candidates, the best fit
         out: list[Localized] = []
         for d in kept:
@@ -303,21 +305,9 @@ class Localizer:
             for d in out:
                 side = float(np.mean(quad_sides(d.quad)))
                 snapped = snap_to_edges(gray, d.quad, search=float(np.clip(0.008 * side, 1.5, 8.0)))
-                if _convex(snapped):
+                if convex_quad(snapped):
                     d.quad = snapped
         return out
-
-
-def _convex(quad: np.ndarray) -> bool:
-    """Whether a quad is a convex quadrilateral (its corners in order, no side crossing another).
-
-    Example:
-        >>> _convex(np.array([[0, 0], [4, 0], [4, 3], [0, 3]], float))
-        True
-        >>> _convex(np.array([[0, 0], [4, 0], [1, 1], [0, 3]], float))  # a dent
-        False
-    """
-    return bool(cv2.isContourConvex(np.asarray(quad, np.float32).reshape(-1, 1, 2)))
 
 
 def _split_wins(whole: Localized, parts: list[Localized], hw: tuple[int, int]) -> bool:

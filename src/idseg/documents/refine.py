@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from idseg.documents.classes import CLASS_NAMES
-from idseg.documents.corners import fit_corners
+from idseg.documents.corners import convex_quad, fit_corners
 from idseg.documents.evaluate import quad_iou
 from idseg.documents.result import Document, DocumentField, image_polygon, mask_outline
 from idseg.metrics import mask_iou
@@ -78,7 +78,7 @@ class SamRefiner:
         x1, y1 = np.clip(quad.max(axis=0), 0, [w, h])
         mask = self.predictor.box_to_mask([x0, y0, x1, y1])
         fitted = _fit_mask(mask)
-        if fitted is None:
+        if fitted is None or not convex_quad(fitted):  # a bent quad has no usable homography
             return quad
         agreement = quad_iou(fitted, quad, (h, w))
         if agreement < self.min_agreement:
