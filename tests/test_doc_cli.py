@@ -184,3 +184,21 @@ def test_redact_writes_a_metadata_free_copy_or_nothing(dataset: Path, tmp_path: 
         assert item["written"] is False
         assert not target.exists()
         assert summary["no_document"] == 1
+
+
+def test_redact_keeps_unsure_barcodes_and_doc_does_not(dataset: Path, tmp_path: Path):
+    from idseg.documents import pipeline
+
+    floors: list[float] = []
+    real_init = pipeline.DocumentPipeline.__init__
+
+    def spy(self, *args, **kwargs):
+        floors.append(kwargs["settings"].barcode_min_score)
+        real_init(self, *args, **kwargs)
+
+    image = str(dataset / "images" / "000001.jpg")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline.DocumentPipeline, "__init__", spy)
+        runner.invoke(app, ["redact", image, "--out", str(tmp_path / "r"), "--json"])
+        runner.invoke(app, ["doc", image, "--out", str(tmp_path / "d"), "--json"])
+    assert floors == [0.0, 0.9]

@@ -390,3 +390,23 @@ def test_an_orientation_that_finds_fields_beats_a_surer_one_that_finds_none():
     assert chosen.kind == "td1" and probs.argmax(axis=0).min() == 4
     corner = map_points(quad[2:3], chosen.homography)[0]  # the second reading: turned 180 deg
     assert np.abs(corner).max() < 2.0  # its top-left, up to the pixel-centre half pixels
+
+
+def test_unsure_barcodes_become_plain_document():
+    from idseg.documents.fields import MIN_FIELD_SCORES, FieldSegmenter
+
+    assert MIN_FIELD_SCORES == {"barcode": 0.9}
+    probs = np.zeros((len(CLASS_NAMES), 40, 60), np.float32)
+    probs[1] = 1.0
+    bar = CLASS_NAMES.index("barcode")
+    for (r0, r1), p in (((5, 15), 0.95), ((25, 35), 0.85)):  # a sure and an unsure region
+        probs[:, r0:r1, 10:50] = (1.0 - p) / (len(CLASS_NAMES) - 1)
+        probs[bar, r0:r1, 10:50] = p
+    seg = FieldSegmenter(_ByReading(), size=64)  # type: ignore[arg-type]
+    labels, found = seg.fields(probs, np.eye(3))
+    assert [(f.cls, round(f.score, 2), f.box) for f in found] == [
+        ("barcode", 0.95, (10.0, 5.0, 50.0, 15.0))
+    ]
+    assert (labels[25:35, 10:50] == 1).all() and (labels[5:15, 10:50] == bar).all()
+    loose = FieldSegmenter(_ByReading(), size=64, min_scores={})  # type: ignore[arg-type]
+    assert len(loose.fields(probs, np.eye(3))[1]) == 2

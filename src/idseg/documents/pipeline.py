@@ -106,6 +106,8 @@ class PipelineSettings:
         min_score: Smallest mean document probability of a found document.
         max_documents: At most this many documents per photo.
         field_min_area: Smallest field as a share of the rectified document.
+        barcode_min_score: Smallest mean probability of a barcode field (see
+            :data:`~idseg.documents.fields.MIN_FIELD_SCORES`); weaker ones become plain document.
         max_side: Longer side of rectified documents (they keep the photo's resolution below).
         fields: Run the field model (``False``: localise and rectify only).
         unknown_min_score: A document whose shape matches no known kind (TD1 either way, TD2/TD3/A4/Letter)
@@ -120,6 +122,7 @@ class PipelineSettings:
     min_score: float = 0.6
     max_documents: int = 10
     field_min_area: float = 0.0008
+    barcode_min_score: float = 0.9
     max_side: int = 1600
     fields: bool = True
     unknown_min_score: float = 0.9
@@ -165,7 +168,9 @@ class DocumentPipeline:
         self.localizer = Localizer(
             loc_model, loc_info.size, s.refine_size, s.min_area, s.min_score, s.max_documents
         )
-        self.field_model = FieldSegmenter(fld_model, fld_info.size, s.field_min_area, s.max_side)
+        self.field_model = FieldSegmenter(
+            fld_model, fld_info.size, s.field_min_area, s.max_side, {"barcode": s.barcode_min_score}
+        )
         self.refiner = refiner
         self.models: dict[str, Any] = {
             "localizer": _describe(loc_path, loc_info, localizer is None),
