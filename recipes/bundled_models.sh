@@ -12,6 +12,7 @@ IDSEG=${IDSEG:-idseg}
 PY=${PYTHON:-python}
 HELD_OUT=td1_blue_wave,td3_green_waves,letter_statement   # never seen in training
 HELD_OUT_TD1V=td1v_permit_sky_waves   # the held-out portrait-format card (step 6 on)
+HELD_OUT_CODE=td1_dl_code_lilac_guilloche   # the held-out US-style front (step 6 on, --real only)
 ALL_KINDS=td1,td1v,td2,td3,a4,letter
 mkdir -p "$WORK"
 
@@ -51,13 +52,15 @@ OMP_NUM_THREADS=2 $IDSEG train unet --config recipes/doc_localizer_restyle.yaml 
   > "$WORK/run_loc_restyle.log" 2>&1
 # 6. Fine-tune the field model on real-looking documents: 3000 new scenes (seed 5), 70 % drawn
 #    like real cards (--real: photographic portraits, card-wide art, coloured values) and half
-#    restyled, a sixth of them portrait-format cards (td1v), with step 1's documents, 6 epochs;
+#    restyled, a sixth of them portrait-format cards (td1v), some US-style fronts with a Code 128
+#    under the portrait (--real adds those templates), with step 1's documents, 6 epochs;
 #    validated on seed 7 scenes, half of them real.
 $IDSEG synth -n 3000 --seed 5 --docs 1-3 --negatives 0.05 --restyle 0.5 --real 0.7 \
-  --kinds "$ALL_KINDS" --exclude-templates "$HELD_OUT,$HELD_OUT_TD1V" --out "$WORK/scenes5" --force
+  --kinds "$ALL_KINDS" --exclude-templates "$HELD_OUT,$HELD_OUT_TD1V,$HELD_OUT_CODE" \
+  --out "$WORK/scenes5" --force
 $IDSEG data prepare fields "$WORK/scenes5" --out "$WORK/fields5" --jitter 0.015 --force
 $IDSEG synth -n 300 --seed 7 --docs 1-3 --negatives 0.05 --real 0.5 \
-  --kinds "$ALL_KINDS" --exclude-templates "$HELD_OUT,$HELD_OUT_TD1V" \
+  --kinds "$ALL_KINDS" --exclude-templates "$HELD_OUT,$HELD_OUT_TD1V,$HELD_OUT_CODE" \
   --out "$WORK/val_scenes_real" --force
 $IDSEG data prepare fields "$WORK/val_scenes_real" --out "$WORK/val_fields_real" --force
 $PY recipes/link_datasets.py "$WORK/fields_real" "s1_=$WORK/fields" "s5_=$WORK/fields5" \
@@ -84,3 +87,10 @@ $PY benchmarks/doc_targets.py --data "$WORK/test_multi" --json "$WORK/targets_mu
 $IDSEG synth -n 100 --seed 1003 --docs 1 --negatives 0 --kinds td1v --templates "$HELD_OUT_TD1V" \
   --out "$WORK/test_td1v" --force
 $PY benchmarks/doc_targets.py --data "$WORK/test_td1v" --json "$WORK/targets_td1v.json"
+# US-style fronts of the held-out design, half of them real-looking: is the Code 128 under the
+# portrait found?
+$IDSEG synth -n 100 --seed 1004 --docs 1 --negatives 0 --real 0.5 --templates "$HELD_OUT_CODE" \
+  --out "$WORK/test_code" --force
+$IDSEG data prepare fields "$WORK/test_code" --out "$WORK/test_code_fields" --force
+$PY benchmarks/doc_targets.py --data "$WORK/test_code" --rectified "$WORK/test_code_fields" \
+  --json "$WORK/targets_code.json"

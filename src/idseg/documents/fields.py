@@ -186,10 +186,11 @@ def _confidence(probs: np.ndarray) -> tuple[int, float]:
     Fields carry the orientation (text, faces and codes upside down or sideways look unlike
     upright ones), while plain card background, busy with art on real cards, barely does.
     Measured on documents rectified from their true quads (``benchmarks/doc_targets.py``,
-    ``upright_true_quads``): 217 of the 232 held-out synthetic documents wholly inside their
-    photos, 73 of 78 held-out portrait-format cards (the misses are under 15 % visible); 8 of
-    the 8 specimen cards. The mean over document and field pixels chose 217 and 74, about as
-    well, but turned the hand-held Hawaii licence upside down.
+    ``upright_true_quads``) with the bundled field model: 216 of the 232 held-out synthetic
+    documents wholly inside their photos, 73 of 78 held-out portrait-format cards (the misses are
+    under 15 % visible), 72 of 80 held-out US-style fronts; 8 of the 8 specimen cards. With the
+    previous field model, the mean over document and field pixels chose about as well (217 and
+    74 against 217 and 73) but turned the hand-held Hawaii licence upside down.
 
     Example:
         >>> p = np.zeros((3, 2, 2)); p[0] = 0.9; p[1] = 0.1; p[1, 0, 0], p[0, 0, 0] = 0.8, 0.2
