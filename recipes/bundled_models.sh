@@ -12,7 +12,7 @@ IDSEG=${IDSEG:-idseg}
 PY=${PYTHON:-python}
 HELD_OUT=td1_blue_wave,td3_green_waves,letter_statement   # never seen in training
 HELD_OUT_TD1V=td1v_permit_sky_waves   # the held-out portrait-format card (step 6 on)
-HELD_OUT_CODE=td1_dl_code_lilac_guilloche   # the held-out US-style front (step 6 on, --real only)
+HELD_OUT_CODE=td1_dl_code_lilac_guilloche   # the held-out US-style front (step 6 on)
 ALL_KINDS=td1,td1v,td2,td3,a4,letter
 mkdir -p "$WORK"
 
@@ -81,7 +81,9 @@ $IDSEG synth -n 300 --seed 1001 --docs 1 --negatives 0 --templates "$HELD_OUT" \
   --out "$WORK/test_single" --force
 $IDSEG synth -n 150 --seed 1002 --docs 1-3 --negatives 0.1 --templates "$HELD_OUT" \
   --out "$WORK/test_multi" --force
-$PY benchmarks/doc_targets.py --data "$WORK/test_single" --json "$WORK/targets_single.json"
+$IDSEG data prepare fields "$WORK/test_single" --out "$WORK/test_single_fields" --jitter 0 --force
+$PY benchmarks/doc_targets.py --data "$WORK/test_single" --rectified "$WORK/test_single_fields" \
+  --json "$WORK/targets_single.json"
 $PY benchmarks/doc_targets.py --data "$WORK/test_multi" --json "$WORK/targets_multi.json"
 # Portrait-format cards of the held-out td1v design: found, and rectified the right way up?
 $IDSEG synth -n 100 --seed 1003 --docs 1 --negatives 0 --kinds td1v --templates "$HELD_OUT_TD1V" \
@@ -91,6 +93,6 @@ $PY benchmarks/doc_targets.py --data "$WORK/test_td1v" --json "$WORK/targets_td1
 # portrait found?
 $IDSEG synth -n 100 --seed 1004 --docs 1 --negatives 0 --real 0.5 --templates "$HELD_OUT_CODE" \
   --out "$WORK/test_code" --force
-$IDSEG data prepare fields "$WORK/test_code" --out "$WORK/test_code_fields" --force
+$IDSEG data prepare fields "$WORK/test_code" --out "$WORK/test_code_fields" --jitter 0 --force
 $PY benchmarks/doc_targets.py --data "$WORK/test_code" --rectified "$WORK/test_code_fields" \
   --json "$WORK/targets_code.json"

@@ -384,7 +384,8 @@ def test_an_orientation_that_finds_fields_beats_a_surer_one_that_finds_none():
 
     image = np.full((200, 300, 3), 180, np.uint8)
     quad = _rect(85.6 * 2, 53.98 * 2)
-    chosen, probs, confidence = FieldSegmenter(_ByReading(), size=64).segment(image, quad)  # type: ignore[arg-type]
+    segmenter = FieldSegmenter(_ByReading(), size=64)  # type: ignore[arg-type]
+    chosen, probs, confidence = segmenter.segment(image, quad)
     expected = np.exp(1.5) / (np.exp(1.5) + len(CLASS_NAMES) - 1)
     assert confidence == pytest.approx(expected, abs=1e-4)
     assert chosen.kind == "td1" and probs.argmax(axis=0).min() == 4
@@ -410,3 +411,11 @@ def test_unsure_barcodes_become_plain_document():
     assert (labels[25:35, 10:50] == 1).all() and (labels[5:15, 10:50] == bar).all()
     loose = FieldSegmenter(_ByReading(), size=64, min_scores={})  # type: ignore[arg-type]
     assert len(loose.fields(probs, np.eye(3))[1]) == 2
+
+
+@pytest.mark.parametrize("floors", [{"barcod": 0.5}, {"barcode": 1.5}, {"document": 0.5}])
+def test_field_score_floors_are_checked(floors):
+    from idseg.documents.fields import FieldSegmenter
+
+    with pytest.raises(InputError, match="min_scores maps field classes"):
+        FieldSegmenter(_ByReading(), size=64, min_scores=floors)  # type: ignore[arg-type]

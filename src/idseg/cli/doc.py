@@ -22,8 +22,10 @@ def _pipeline(
     checkpoint: str | None,
     model_config: str | None,
     with_fields: bool = True,
-    barcode_min_score: float = 0.9,
+    barcode_min_score: float | None = None,
 ) -> Any:
+    from dataclasses import replace
+
     from idseg.documents.pipeline import DocumentPipeline, PipelineSettings
 
     refiner = None
@@ -37,11 +39,14 @@ def _pipeline(
         from idseg.documents.refine import SamRefiner
 
         refiner = SamRefiner.from_checkpoint(checkpoint, config=model_config, device=device)
+    settings = PipelineSettings(fields=with_fields)
+    if barcode_min_score is not None:
+        settings = replace(settings, barcode_min_score=barcode_min_score)
     return DocumentPipeline(
         localizer,
         fields,
         device=device,
-        settings=PipelineSettings(fields=with_fields, barcode_min_score=barcode_min_score),
+        settings=settings,
         refiner=refiner,
     )
 

@@ -83,6 +83,7 @@ def _list_templates() -> None:
             n + (" (--real)" if get_template(n).real_only else "") for n in list_templates(kind)
         ]
         say(f"{kind}: {', '.join(names)}")
+    say("(--real): drawn only with --real above 0, or when named with --templates")
 
 
 def _required(n: int | None, out: Path | None) -> tuple[int, Path]:
@@ -141,7 +142,7 @@ def synth(
         max=1.0,
         help="Share of images whose documents look more like real cards: photographic "
         "portraits, card-wide background art, some values in red or blue. Above 0, the US-style "
-        "fronts marked (--real) in --list join the templates.",
+        "fronts marked (--real) in --list join the pool of templates.",
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Processes (default: one per CPU); output is the same."

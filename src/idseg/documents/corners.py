@@ -27,7 +27,7 @@ from idseg.quad import approx_quad, order_quad
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["fit_corners"]
+__all__ = ["convex_quad", "fit_corners", "snap_to_edges"]
 
 
 def _outline(prob: np.ndarray, upsample: int) -> np.ndarray | None:

@@ -226,7 +226,10 @@ def redact_handler(
 
     Nothing is written for a photo without a document, nor for one where a document lacks a
     class of ``require`` (``written`` is ``False``, ``incomplete`` names the classes). Requested
-    classes not found in a document are listed under ``missing`` either way.
+    classes not found in a document are listed under ``missing`` either way. Fields are those
+    ``pipeline`` keeps: ``idseg redact`` builds it with
+    ``PipelineSettings(barcode_min_score=0.0)`` so that no unsure barcode escapes; the default
+    pipeline drops barcode regions under 0.9.
 
     Raises:
         InputError: Unknown class, mode or format (checked before any image is read).

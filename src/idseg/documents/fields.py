@@ -22,12 +22,13 @@ import torch.nn.functional as F
 from idseg.documents.classes import CLASS_NAMES
 from idseg.documents.rectify import Rectified, rectify, side_lengths, snap_kind
 from idseg.documents.result import DocumentField, image_polygon, mask_outline
+from idseg.errors import InputError
 from idseg.models.unet import UNet
 from idseg.models.unet_io import letterbox_image
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FieldSegmenter", "orientations"]
+__all__ = ["MIN_FIELD_SCORES", "FieldSegmenter", "orientations"]
 
 _ID_KINDS = ("td1", "td1v", "td2", "td3")
 _PAGE_KINDS = ("a4", "letter")
@@ -95,6 +96,12 @@ class FieldSegmenter:
     ) -> None:
         self.model, self.size, self.min_area, self.max_side = model, size, min_area, max_side
         self.min_scores = dict(MIN_FIELD_SCORES if min_scores is None else min_scores)
+        for name, value in self.min_scores.items():
+            if name not in CLASS_NAMES[2:] or not 0.0 <= value <= 1.0:
+                raise InputError(
+                    f"min_scores maps field classes ({', '.join(CLASS_NAMES[2:])}) to "
+                    f"probabilities in [0, 1]; got {name!r}: {value!r}"
+                )
 
     def _probs(self, images: list[np.ndarray]) -> list[np.ndarray]:
         canvases, boxes = zip(*(letterbox_image(im, self.size) for im in images), strict=True)

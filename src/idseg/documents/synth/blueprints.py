@@ -5,9 +5,9 @@ jittered independently (``portrait``, ``fields``, ``mrz``, ``barcode``) keep at 
 ``2 * MAX_JITTER_MM`` between them, so jittered fields still never overlap.
 
 TD1 has five landscape variants: an identity-card front with the MRZ along its bottom (a documented
-simplification: real TD1 cards print the MRZ on the back), a driving-licence front without MRZ, an
-identity-card back with the 3-line MRZ, and a driving-licence back with a PDF417 symbol; a fifth,
-US-style front carries a Code 128 under its portrait (:func:`td1_dl_front_code`). ``td1v``
+simplification: real TD1 cards print the MRZ on the back), a driving-licence front without MRZ, a
+US-style licence front with a Code 128 under its portrait (:func:`td1_dl_front_code`), an
+identity-card back with the 3-line MRZ, and a driving-licence back with a PDF417 symbol. ``td1v``
 is the same card designed upright (US under-21 licences, instruction permits): a large portrait,
 fields below it, a signature across the card and a Code 128 symbol at the bottom.
 """

@@ -27,7 +27,15 @@ from idseg.errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Deco", "Style", "Template", "Zone", "get_template", "list_templates"]
+__all__ = [
+    "REAL_CARD_TEMPLATES",
+    "Deco",
+    "Style",
+    "Template",
+    "Zone",
+    "get_template",
+    "list_templates",
+]
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,10 @@ class Template:
         title: Key of :data:`~idseg.documents.synth.styles.TITLES` (ID kinds), or the
             organisation named in the letterhead (pages).
         jitter_mm: Largest shift of a zone group per document, mm.
-        real_only: Drawn only by scenes with ``p_real > 0`` unless named (see
-            :data:`REAL_CARD_TEMPLATES`).
+        real_only: Left out of the pool of unnamed templates unless asked for real-looking
+            cards: by scenes only when ``SceneOptions.p_real > 0`` (then for all of their
+            scenes, real-looking or not), by ``render_document(kind=...)`` only when
+            ``real=True`` (see :data:`REAL_CARD_TEMPLATES`).
     """
 
     name: str

@@ -280,16 +280,16 @@ def _fit_symbol(symbology: str, text: str, w: int, h: int) -> barcode.Barcode | 
         try:
             return fit(text, w, h)
         except InputError:
-            if len(text) > 1:
-                text = text[: len(text) // 2]
-                continue
+            if len(text) <= 1:
+                break
+            text = text[: len(text) // 2]
+    if symbology == "code128":  # one character with the narrowest quiet zone we draw
         try:
-            if symbology == "code128":
-                return barcode.fit_code128(text, w, h, quiet_modules=2)
+            return barcode.fit_code128(text, w, h, quiet_modules=2)
         except InputError:
             pass
-        logger.debug("no %s symbol fits %dx%d px", symbology, w, h)
-        return None
+    logger.debug("no %s symbol fits %dx%d px", symbology, w, h)
+    return None
 
 
 def paint_barcode(ctx: Ctx, zone: Zone) -> Painted | None:

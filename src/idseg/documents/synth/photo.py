@@ -1,8 +1,8 @@
 """Make a flat procedural portrait look photographed: backdrop, light, texture, softness, grade.
 
-Portraits on real cards are photographs: a studio backdrop (light or saturated blue, grey, white,
-sometimes dark), a face lit from one side, hair with strands, soft edges, sensor noise, and often a colour
-cast or a greyscale print. :func:`photo_finish` turns the flat shapes of
+Portraits on real cards are photographs: a studio backdrop (light or saturated blue, grey,
+white, sometimes dark), a face lit from one side, hair with strands, soft edges, sensor noise,
+and often a colour cast or a greyscale print. :func:`photo_finish` turns the flat shapes of
 :func:`~idseg.documents.synth.portrait.draw_portrait` into that, so a field model trained on them
 does not learn "a portrait is a cartoon".
 """

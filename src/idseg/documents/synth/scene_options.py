@@ -208,9 +208,10 @@ class SceneOptions:
             if names:
                 out[kind] = names
         if not out:
+            hint = " (the US-style fronts need p_real > 0 or their names)" if real_only else ""
             raise InputError(
                 f"no template left: kinds {list(self.kinds)}, templates {self.templates}, "
-                f"excluded {list(self.exclude_templates)}"
+                f"excluded {list(self.exclude_templates)}{hint}"
             )
         return out
 
