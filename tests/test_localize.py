@@ -281,7 +281,7 @@ class _Coarse(Localizer):
 
     def __init__(self, found: list[Localized], snap: bool = False) -> None:
         self.found, self.refine_size, self.snap = found, 0, snap
-        self.min_score, self.max_documents = 0.6, 10
+        self.min_score, self.max_documents, self.min_area = 0.6, 10, 0.004
 
     def _coarse(self, image):  # type: ignore[no-untyped-def]
         return [Localized(d.quad.copy(), d.score, d.fill) for d in self.found]
@@ -312,3 +312,29 @@ def test_snapping_keeps_the_fit_where_it_would_bend_it(monkeypatch):
     monkeypatch.setattr(localize, "snap_to_edges", lambda gray, quad, search: quad + 1.0)
     (got,) = _Coarse([card], snap=True).localize(_PHOTO)
     assert np.array_equal(got.quad, card.quad + 1.0)
+
+
+def test_a_near_triangle_is_no_document_whatever_its_kind():
+    from types import SimpleNamespace
+
+    from idseg.documents.pipeline import DocumentPipeline, PipelineSettings
+
+    pipe = DocumentPipeline.__new__(DocumentPipeline)
+    pipe.settings = PipelineSettings(unknown_min_score=0.9, truncated_min_score=0.75)
+    # Fitted to a blob on a passport cover's eagle (us_card_rotated.png at half size), a corner
+    # at the photo's right edge; its sides 20 / 53 / 94 / 94 px matched a letter page's ratio.
+    triangle = np.array([[165.8, 39.3], [186.6, 41.0], [207.1, 89.2], [116.5, 117.2]])
+    doc = SimpleNamespace(kind="letter", score=0.721, truncated=False, quad=triangle)
+    assert not pipe._plausible(doc, 210, 350)  # type: ignore[arg-type]
+    surer = SimpleNamespace(**{**vars(doc), "score": 0.8})  # the bar of a shape cut by the edge
+    assert pipe._plausible(surer, 210, 350)  # type: ignore[arg-type]
+    card = SimpleNamespace(
+        **{**vars(doc), "quad": np.array([[20, 40], [180, 40], [170, 141], [30, 141]], float)}
+    )
+    assert pipe._plausible(card, 210, 350)  # type: ignore[arg-type]
+    # The localiser itself drops quads smaller than min_area of the photo (0.004 x 640 x 480 =
+    # 1229 px), however large the region they were fitted to.
+    tilted = _loc(np.array([[160, 140], [376, 54], [485, 448], [189, 408]]), 0.99, 0.91)
+    speck = _loc(np.array([[500, 300], [530, 300], [530, 340], [500, 340]]), 0.95, 0.9)
+    out = _Coarse([tilted, speck]).localize(_PHOTO)
+    assert [o.quad.tolist() for o in out] == [tilted.quad.tolist()]

@@ -289,8 +289,14 @@ class Localizer:
             size = round((self.refine_size or self.size) * 4 / 3)
             found = [r for d in found for r in self._closer(image, d, size)]
         # A document is convex; a bent fit (a sliver along the photo's edge) has no rectification.
+        h, w = image.shape[:2]
         kept = [
-            d for d in found if d.score >= self.min_score and d.fill >= 0.6 and convex_quad(d.quad)
+            d
+            for d in found
+            if d.score >= self.min_score
+            and d.fill >= 0.6
+            and convex_quad(d.quad)
+            and _large_enough(d.quad, w, h, self.min_area)
         ]
         kept.sort(key=lambda d: -(d.fill * d.score))  # of overlapping candidates, the best fit
         out: list[Localized] = []
@@ -308,6 +314,24 @@ class Localizer:
                 if convex_quad(snapped):
                     d.quad = snapped
         return out
+
+
+def _large_enough(quad: np.ndarray, w: int, h: int, min_area: float) -> bool:
+    """Whether a fitted quad covers at least ``min_area`` of the photo.
+
+    The region it was fitted to passed that test, but a quad fitted to a ragged region can be
+    much smaller (a speck on a passport cover's emblem). Whether its sides make a document's
+    shape is the pipeline's call (:meth:`DocumentPipeline._plausible`): an occluded document's
+    quad may be fitted to an odd visible part.
+
+    Example:
+        >>> card = np.array([[10, 10], [96, 10], [96, 64], [10, 64]], float)
+        >>> _large_enough(card, 200, 100, 0.004)
+        True
+        >>> _large_enough(card / 10 + 20, 200, 100, 0.004)  # 8.6 x 5.4 px: too small
+        False
+    """
+    return quad_area(quad) >= min_area * w * h
 
 
 def _split_wins(whole: Localized, parts: list[Localized], hw: tuple[int, int]) -> bool:

@@ -33,9 +33,9 @@ import numpy as np
 
 from idseg.data.prepare import LOCALIZER_CLASSES, LOCALIZER_HIDDEN_CLASSES
 from idseg.documents.classes import CLASS_NAMES
-from idseg.documents.fields import FieldSegmenter
+from idseg.documents.fields import MIN_FIELD_SCORES, FieldSegmenter
 from idseg.documents.localize import Localized, Localizer
-from idseg.documents.regions import reaches_edge
+from idseg.documents.regions import reaches_edge, sides_alike
 from idseg.documents.result import Document, DocumentResult, image_polygon
 from idseg.errors import CheckpointError
 from idseg.io.images import ImageSource, load_image
@@ -122,7 +122,7 @@ class PipelineSettings:
     min_score: float = 0.6
     max_documents: int = 10
     field_min_area: float = 0.0008
-    barcode_min_score: float = 0.9
+    barcode_min_score: float = MIN_FIELD_SCORES["barcode"]
     max_side: int = 1600
     fields: bool = True
     unknown_min_score: float = 0.9
@@ -169,7 +169,11 @@ class DocumentPipeline:
             loc_model, loc_info.size, s.refine_size, s.min_area, s.min_score, s.max_documents
         )
         self.field_model = FieldSegmenter(
-            fld_model, fld_info.size, s.field_min_area, s.max_side, {"barcode": s.barcode_min_score}
+            fld_model,
+            fld_info.size,
+            s.field_min_area,
+            s.max_side,
+            {**MIN_FIELD_SCORES, "barcode": s.barcode_min_score},
         )
         self.refiner = refiner
         self.models: dict[str, Any] = {
@@ -210,13 +214,15 @@ class DocumentPipeline:
         """A document of a known kind, or one found with enough confidence.
 
         A document reaching the photo's edge (a corner within 1 % of the shorter side of it) may
-        be cut there, so its visible shape need not be a document's: it gets the lower bar.
+        be cut there, so its visible shape need not be a document's: it gets the lower bar. A
+        kind is believed only when the quad's opposite sides are alike
+        (:func:`~idseg.documents.regions.sides_alike`): a near-triangle fitted to a stray blob
+        can match a kind's side ratio by chance, so it needs the bar of an unknown shape.
         """
         s = self.settings
         at_edge = doc.truncated or reaches_edge(doc.quad, w, h)
-        return doc.kind is not None or doc.score >= (
-            s.truncated_min_score if at_edge else s.unknown_min_score
-        )
+        known = doc.kind is not None and sides_alike(doc.quad)
+        return known or doc.score >= (s.truncated_min_score if at_edge else s.unknown_min_score)
 
     def _refined(
         self, rgb: np.ndarray, found: list[Localized], timings: dict[str, float]

@@ -32,6 +32,7 @@ __all__ = [
     "reaches_edge",
     "seen",
     "share_inside",
+    "sides_alike",
     "touches",
     "whole",
 ]
@@ -183,9 +184,7 @@ def document_shaped(quad: np.ndarray, window: tuple[int, int, int, int] | None =
         >>> document_shaped(np.array([[0, 0], [54, 0], [54, 54], [0, 54]], float))
         False
     """
-    sides = np.maximum(quad_sides(quad), 1e-9)
-    taper = max(sides[0] / sides[2], sides[2] / sides[0], sides[1] / sides[3], sides[3] / sides[1])
-    if taper > COMPLETE_MAX_TAPER:
+    if not sides_alike(quad, COMPLETE_MAX_TAPER):
         return False
     if window is not None:
         x0, y0, x1, y1 = window
@@ -292,6 +291,27 @@ def share_inside(quad: np.ndarray, other: np.ndarray) -> float:
 def quad_sides(quad: np.ndarray) -> np.ndarray:
     """Lengths of a quad's four sides, from corner 0 to 1, 1 to 2, 2 to 3 and 3 to 0."""
     return np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
+
+
+#: Largest ratio of opposite sides of a document's quad. Synthetic scenes tilted up to 40 degrees
+#: reach 2.6 (5662 documents of ``idseg synth --seed 5``); real photos rarely 1.6.
+MAX_SIDE_RATIO = 3.0
+
+
+def sides_alike(quad: np.ndarray, ratio: float = MAX_SIDE_RATIO) -> bool:
+    """Whether each pair of a quad's opposite sides is within ``ratio`` of each other.
+
+    Perspective makes opposite sides of a document differ, but not by much; a quad fitted to a
+    ragged blob can be nearly a triangle whose side ratio still happens to match a kind.
+
+    Example:
+        >>> sides_alike(np.array([[10, 10], [96, 10], [90, 64], [16, 64]], float))
+        True
+        >>> sides_alike(np.array([[166, 39], [186, 40], [205, 89], [116, 118]], float))
+        False
+    """
+    a, b, c, d = quad_sides(quad)
+    return bool(max(a, c) <= ratio * min(a, c) and max(b, d) <= ratio * min(b, d))
 
 
 def quad_area(quad: np.ndarray) -> float:
