@@ -419,3 +419,36 @@ def test_field_score_floors_are_checked(floors):
 
     with pytest.raises(InputError, match="min_scores maps field classes"):
         FieldSegmenter(_ByReading(), size=64, min_scores=floors)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_bundled_field_model_finds_a_code_under_the_portrait(pipeline: DocumentPipeline, seed):
+    """The held-out US-style front, drawn like a real card: its Code 128 is found as a barcode."""
+    import cv2
+
+    from idseg.documents.classes import CLASS_NAMES
+    from idseg.documents.synth.render import render_document
+
+    doc = render_document(
+        np.random.default_rng(seed),
+        template="td1_dl_code_lilac_guilloche",
+        px_per_mm=6.0,
+        real=True,
+    )
+    flat = doc.image
+    h, w = flat.shape[:2]
+    photo = np.full((h + 80, w + 80, 3), 90, np.uint8)
+    photo[40 : 40 + h, 40 : 40 + w] = flat
+    quad = np.array([[40, 40], [40 + w, 40], [40 + w, 40 + h], [40, 40 + h]], np.float64)
+    rect, probs, _ = pipeline.field_model.segment(photo, quad)
+    labels, _ = pipeline.field_model.fields(probs, rect.homography)
+    found = cv2.resize(
+        (labels == CLASS_NAMES.index("barcode")).astype(np.uint8),
+        (w, h),
+        interpolation=cv2.INTER_NEAREST,
+    ).astype(bool)
+    (code,) = [f for f in doc.fields if f.cls == "barcode"]
+    (x0, y0), (x1, y1) = code.polygon.min(axis=0), code.polygon.max(axis=0)
+    truth = np.zeros((h, w), bool)
+    truth[round(y0) : round(y1) + 1, round(x0) : round(x1) + 1] = True
+    assert (found & truth).sum() / (found | truth).sum() > 0.6
