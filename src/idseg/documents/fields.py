@@ -130,7 +130,7 @@ class FieldSegmenter:
             for q, kind in orientations(quad)
         ]
         probs = self._probs([c.image for c in candidates])
-        scores = [_confidence(p) for p in probs]
+        scores = [_confidence(p, self.min_area) for p in probs]
         best = max(range(len(scores)), key=scores.__getitem__)  # first of equals, as argmax
         chosen = candidates[best]
         h, w = chosen.image.shape[:2]
@@ -182,13 +182,15 @@ class FieldSegmenter:
         )
 
 
-def _confidence(probs: np.ndarray) -> tuple[int, float]:
+def _confidence(probs: np.ndarray, min_area: float = 0.0) -> tuple[int, float]:
     """How plausible an orientation is: what the map found, then its mean top probability there.
 
-    The first item ranks what was predicted: 2 for field pixels, 1 for document pixels only, 0
+    The first item ranks what was predicted: 2 for field pixels (at least ``min_area`` of the
+    map, as :meth:`FieldSegmenter.fields` keeps, and at least 4), 1 for document pixels only, 0
     for neither; the second is the mean top probability over the field pixels (document pixels
-    if none, half the overall mean if neither). So a reading that finds fields always beats one
-    that finds none, whose plain-card confidence could otherwise be higher.
+    if too few, half the overall mean if neither). So a reading that finds fields always beats
+    one that finds none, whose plain-card confidence could otherwise be higher, and a speck of
+    field does not count as finding one.
 
     Fields carry the orientation (text, faces and codes upside down or sideways look unlike
     upright ones), while plain card background, busy with art on real cards, barely does.
@@ -204,14 +206,20 @@ def _confidence(probs: np.ndarray) -> tuple[int, float]:
         >>> rank, conf = _confidence(p)
         >>> rank, round(conf, 3)
         (1, 0.8)
-        >>> p = np.zeros((3, 2, 2)); p[1] = 0.6; p[2] = 0.4; p[2, 1, 1], p[1, 1, 1] = 0.9, 0.1
+        >>> p = np.zeros((3, 3, 3)); p[1] = 0.6; p[2] = 0.4; p[2, :2, :2], p[1, :2, :2] = 0.9, 0.1
         >>> rank, conf = _confidence(p)
         >>> rank, round(conf, 3)
         (2, 0.9)
+        >>> p[2, :2, :2], p[1, :2, :2] = 0.4, 0.6; p[2, 0, 0], p[1, 0, 0] = 0.9, 0.1  # one pixel
+        >>> rank, conf = _confidence(p)
+        >>> rank, round(conf, 3)
+        (1, 0.633)
     """
     top = probs.argmax(axis=0)
     best = probs.max(axis=0)
-    for rank, chosen in ((2, top >= 2), (1, top >= 1)):
-        if chosen.any():
-            return rank, float(best[chosen].mean())
+    fields = top >= 2
+    if fields.sum() >= max(4, min_area * top.size):
+        return 2, float(best[fields].mean())
+    if (top >= 1).any():
+        return 1, float(best[top >= 1].mean())
     return 0, float(best.mean()) * 0.5
