@@ -36,9 +36,17 @@ MAX_JITTER_MM = 0.5
 Layout = tuple[tuple[Zone, ...], tuple[Deco, ...]]
 
 
-def _row(y: float, x: float, size: float, *cells: tuple[str, float, float]) -> list[Zone]:
+Cell = tuple[str, float, float]
+
+
+def _row(y: float, x: float, size: float, *cells: Cell) -> list[Zone]:
     """Text zones on one row: ``(name, dx, width)`` cells starting at ``x``."""
     return [text(name, x + dx, y, w, size) for name, dx, w in cells]
+
+
+def _rows(y: float, pitch: float, x: float, size: float, *rows: tuple[Cell, ...]) -> list[Zone]:
+    """Rows of :func:`_row` cells, the first at ``y``, each ``pitch`` mm below the one before."""
+    return [zone for i, cells in enumerate(rows) for zone in _row(y + i * pitch, x, size, *cells)]
 
 
 def td1_front_mrz() -> Layout:
@@ -51,12 +59,13 @@ def td1_front_mrz() -> Layout:
     """
     x, s, pitch = 27.5, 2.2, 5.3
     zones = [portrait(3.5, 7.4, 21.5, 27.2)]
-    zones += _row(7.4, x, s, ("surname", 0, 54))
-    zones += _row(7.4 + pitch, x, s, ("given_names", 0, 54))
-    zones += _row(
-        7.4 + 2 * pitch, x, s, ("sex", 0, 9), ("nationality", 11, 16), ("birth_date", 29, 25)
-    )
-    zones += _row(7.4 + 3 * pitch, x, s, ("document_number", 0, 27), ("expiry_date", 29, 25))
+    zones += _rows(
+        7.4, pitch, x, s,
+        (("surname", 0, 54),),
+        (("given_names", 0, 54),),
+        (("sex", 0, 9), ("nationality", 11, 16), ("birth_date", 29, 25)),
+        (("document_number", 0, 27), ("expiry_date", 29, 25)),
+    )  # fmt: skip
     zones.append(signature(x, 7.4 + 4 * pitch, 28.0, 6.0))
     zones.append(mrz_zone("td1"))
     decos = [
@@ -78,12 +87,15 @@ def td1_dl_front() -> Layout:
     """
     x, s, pitch = 31.0, 2.3, 5.5
     zones = [portrait(4.0, 11.0, 24.0, 31.0), signature(4.0, 44.0, 24.0, 8.0, group="portrait")]
-    zones += _row(11.0, x, s, ("surname", 0, 51))
-    zones += _row(11.0 + pitch, x, s, ("given_names", 0, 51))
-    zones += _row(11.0 + 2 * pitch, x, s, ("birth_date", 0, 24), ("place_of_birth", 26, 25))
-    zones += _row(11.0 + 3 * pitch, x, s, ("issue_date", 0, 24), ("expiry_date", 26, 25))
-    zones += _row(11.0 + 4 * pitch, x, s, ("authority", 0, 24), ("document_number", 26, 25))
-    zones += _row(11.0 + 5 * pitch, x, s, ("categories", 0, 51))
+    zones += _rows(
+        11.0, pitch, x, s,
+        (("surname", 0, 51),),
+        (("given_names", 0, 51),),
+        (("birth_date", 0, 24), ("place_of_birth", 26, 25)),
+        (("issue_date", 0, 24), ("expiry_date", 26, 25)),
+        (("authority", 0, 24), ("document_number", 26, 25)),
+        (("categories", 0, 51),),
+    )  # fmt: skip
     decos = [
         Deco("band", 0.0, 0.0, 85.6, 8.5),
         Deco("title", 12.0, 1.5, 60.0, 5.5),
@@ -102,10 +114,13 @@ def td1_back_mrz() -> Layout:
         ('mrz', True)
     """
     x, s, pitch = 5.0, 2.2, 5.6
-    zones = _row(4.0, x, s, ("address", 0, 52))
-    zones += _row(4.0 + pitch, x, s, ("authority", 0, 52))
-    zones += _row(4.0 + 2 * pitch, x, s, ("issue_date", 0, 24), ("optional_data", 27, 25))
-    zones += _row(4.0 + 3 * pitch, x, s, ("place_of_birth", 0, 52))
+    zones = _rows(
+        4.0, pitch, x, s,
+        (("address", 0, 52),),
+        (("authority", 0, 52),),
+        (("issue_date", 0, 24), ("optional_data", 27, 25)),
+        (("place_of_birth", 0, 52),),
+    )  # fmt: skip
     zones.append(mrz_zone("td1"))
     decos = [Deco("ghost", 63.0, 4.0, 17.0, 22.0), Deco("logo", 63.0, 27.5, 6.5, 6.5)]
     return tuple(zones), tuple(decos)
@@ -127,12 +142,13 @@ def td1_dl_front_code() -> Layout:
     zones = [portrait(3.5, 4.0, 26.0, 30.5), barcode(3.5, 36.0, 26.0, 5.0, "code128")]
     for i, name in enumerate(("surname", "address")):  # under the symbol, no labels
         zones.append(text(name, 3.5, 42.5 + i * 3.4, 27.0, 2.0, label=None, group="closing"))
-    zones += _row(11.0, x, s, ("document_number", 0, 48))
-    zones += _row(11.0 + pitch, x, s, ("birth_date", 0, 23), ("expiry_date", 25, 23))
-    zones += _row(
-        11.0 + 2 * pitch, x, s, ("sex", 0, 10), ("categories", 12, 14), ("issue_date", 28, 20)
-    )
-    zones += _row(11.0 + 3 * pitch, x, s, ("given_names", 0, 48))
+    zones += _rows(
+        11.0, pitch, x, s,
+        (("document_number", 0, 48),),
+        (("birth_date", 0, 23), ("expiry_date", 25, 23)),
+        (("sex", 0, 10), ("categories", 12, 14), ("issue_date", 28, 20)),
+        (("given_names", 0, 48),),
+    )  # fmt: skip
     zones.append(signature(x, 41.0, 27.0, 9.5, group="closing", label=None))
     decos = [
         Deco("title", x, 2.5, 40.0, 7.0),
@@ -157,10 +173,9 @@ def td1v_front() -> Layout:
     s, pitch = 2.1, 5.2
     zones = [portrait(3.5, 11.5, 25.0, 31.5)]
     beside = ("document_number", "birth_date", "issue_date", "expiry_date", "categories")
-    for i, name in enumerate(beside):  # one narrow column right of the portrait
-        zones += _row(11.5 + i * pitch, 31.0, s, (name, 0, 20))
-    for i, name in enumerate(("surname", "given_names", "address")):  # full width below it
-        zones += _row(45.0 + i * pitch, 3.5, s, (name, 0, 47))
+    zones += _rows(11.5, pitch, 31.0, s, *(((n, 0, 20),) for n in beside))  # right of the portrait
+    below = ("surname", "given_names", "address")
+    zones += _rows(45.0, pitch, 3.5, s, *(((n, 0, 47),) for n in below))  # full width below it
     zones.append(signature(3.5, 62.0, 40.0, 10.5, group="closing", label=None))
     zones.append(barcode(3.5, 74.5, 40.0, 7.0, "code128"))
     decos = [
@@ -181,9 +196,12 @@ def td1_dl_back() -> Layout:
         ['pdf417']
     """
     x, s, pitch = 5.0, 2.2, 5.6
-    zones = _row(4.0, x, s, ("categories", 0, 50))
-    zones += _row(4.0 + pitch, x, s, ("issue_date", 0, 24), ("expiry_date", 26, 24))
-    zones += _row(4.0 + 2 * pitch, x, s, ("authority", 0, 50))
+    zones = _rows(
+        4.0, pitch, x, s,
+        (("categories", 0, 50),),
+        (("issue_date", 0, 24), ("expiry_date", 26, 24)),
+        (("authority", 0, 50),),
+    )  # fmt: skip
     zones.append(barcode(5.0, 23.5, 75.6, 26.0, "pdf417"))
     decos = [Deco("logo", 66.0, 4.0, 12.0, 12.0), Deco("hologram", 58.0, 2.5, 22.0, 16.0)]
     return tuple(zones), tuple(decos)
@@ -199,16 +217,16 @@ def td2_card() -> Layout:
     """
     x, s, pitch = 35.0, 2.4, 5.6
     zones = [portrait(4.5, 10.0, 27.0, 34.5), signature(4.5, 45.5, 27.0, 6.0, group="portrait")]
-    y = 9.5
-    zones += _row(
-        y, x, s, ("doc_type", 0, 10), ("issuing_state", 12, 14), ("document_number", 28, 38)
-    )
-    zones += _row(y + pitch, x, s, ("surname", 0, 66))
-    zones += _row(y + 2 * pitch, x, s, ("given_names", 0, 66))
-    zones += _row(y + 3 * pitch, x, s, ("nationality", 0, 30), ("birth_date", 32, 34))
-    zones += _row(y + 4 * pitch, x, s, ("sex", 0, 10), ("place_of_birth", 12, 54))
-    zones += _row(y + 5 * pitch, x, s, ("issue_date", 0, 30), ("authority", 32, 34))
-    zones += _row(y + 6 * pitch, x, s, ("expiry_date", 0, 30))
+    zones += _rows(
+        9.5, pitch, x, s,
+        (("doc_type", 0, 10), ("issuing_state", 12, 14), ("document_number", 28, 38)),
+        (("surname", 0, 66),),
+        (("given_names", 0, 66),),
+        (("nationality", 0, 30), ("birth_date", 32, 34)),
+        (("sex", 0, 10), ("place_of_birth", 12, 54)),
+        (("issue_date", 0, 30), ("authority", 32, 34)),
+        (("expiry_date", 0, 30),),
+    )  # fmt: skip
     zones.append(mrz_zone("td2"))
     decos = [
         Deco("band", 0.0, 0.0, 105.0, 7.8),
@@ -230,17 +248,17 @@ def td3_page() -> Layout:
     """
     x, s, pitch = 42.0, 2.6, 5.9
     zones = [portrait(5.0, 13.0, 33.0, 42.5), signature(5.0, 56.5, 33.0, 7.0, group="portrait")]
-    y = 12.0
-    zones += _row(
-        y, x, s, ("doc_type", 0, 10), ("issuing_state", 12, 16), ("document_number", 30, 44)
-    )
-    zones += _row(y + pitch, x, s, ("surname", 0, 79))
-    zones += _row(y + 2 * pitch, x, s, ("given_names", 0, 79))
-    zones += _row(y + 3 * pitch, x, s, ("nationality", 0, 34), ("optional_data", 36, 43))
-    zones += _row(y + 4 * pitch, x, s, ("birth_date", 0, 34), ("sex", 36, 12))
-    zones += _row(y + 5 * pitch, x, s, ("place_of_birth", 0, 79))
-    zones += _row(y + 6 * pitch, x, s, ("issue_date", 0, 34), ("authority", 36, 43))
-    zones += _row(y + 7 * pitch, x, s, ("expiry_date", 0, 34))
+    zones += _rows(
+        12.0, pitch, x, s,
+        (("doc_type", 0, 10), ("issuing_state", 12, 16), ("document_number", 30, 44)),
+        (("surname", 0, 79),),
+        (("given_names", 0, 79),),
+        (("nationality", 0, 34), ("optional_data", 36, 43)),
+        (("birth_date", 0, 34), ("sex", 36, 12)),
+        (("place_of_birth", 0, 79),),
+        (("issue_date", 0, 34), ("authority", 36, 43)),
+        (("expiry_date", 0, 34),),
+    )  # fmt: skip
     zones.append(mrz_zone("td3"))
     decos = [
         Deco("band", 0.0, 0.0, 125.0, 9.5),
