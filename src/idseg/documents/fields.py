@@ -159,21 +159,22 @@ class FieldSegmenter:
                 area = int(stats[i, cv2.CC_STAT_AREA])
                 if area < min_pixels:
                     continue
-                made = self._field(cls, comp == i, probs[cls], area, homography)
-                if made.score >= floor:
-                    found.append(made)
-                else:
-                    labels[made.mask] = 1  # an unsure field becomes plain document
+                mask = comp == i
+                score = float(probs[cls][mask].mean())
+                if score < floor:
+                    labels[mask] = 1  # an unsure field becomes plain document
+                    continue
+                found.append(self._field(cls, mask, score, area, homography))
         return labels, found
 
     @staticmethod
     def _field(
-        cls: int, mask: np.ndarray, prob: np.ndarray, area: int, homography: np.ndarray
+        cls: int, mask: np.ndarray, score: float, area: int, homography: np.ndarray
     ) -> DocumentField:
         box, polygon = mask_outline(mask)
         return DocumentField(
             cls=CLASS_NAMES[cls],
-            score=float(prob[mask].mean()),
+            score=score,
             box=box,
             polygon=polygon,
             image_polygon=image_polygon(polygon, homography),
@@ -220,6 +221,7 @@ def _confidence(probs: np.ndarray, min_area: float = 0.0) -> tuple[int, float]:
     fields = top >= 2
     if fields.sum() >= max(4, min_area * top.size):
         return 2, float(best[fields].mean())
-    if (top >= 1).any():
-        return 1, float(best[top >= 1].mean())
+    document = top >= 1
+    if document.any():
+        return 1, float(best[document].mean())
     return 0, float(best.mean()) * 0.5
