@@ -22,16 +22,10 @@ import cv2
 import numpy as np
 
 from idseg.documents.pipeline import DocumentPipeline
+from idseg.documents.synth.photometric import jpeg
 from idseg.io.images import load_image
 
 Change = Callable[[np.ndarray], np.ndarray]
-
-
-def _jpeg(image: np.ndarray, quality: int = 30) -> np.ndarray:
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 CHANGES: dict[str, Change] = {
@@ -39,7 +33,7 @@ CHANGES: dict[str, Change] = {
     "turn 180": lambda im: np.rot90(im, 2),
     "turn 270": lambda im: np.rot90(im, 3),
     "half size": lambda im: cv2.resize(im, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
-    "jpeg 30": _jpeg,
+    "jpeg 30": lambda im: jpeg(np.random.default_rng(0), im, (30, 30)),
 }
 
 
