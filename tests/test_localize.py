@@ -112,13 +112,19 @@ def test_a_closer_look_that_fits_better_replaces_the_first_document():
     assert _Fixed([left, right])._closer(_PHOTO, done, 256) == [done]
 
 
-def test_truncated_documents_need_less_confidence_than_unknown_shapes():
-    from types import SimpleNamespace
-
+def _judge():  # type: ignore[no-untyped-def]
+    """A pipeline with no models, enough for its plausibility test (``_plausible``)."""
     from idseg.documents.pipeline import DocumentPipeline, PipelineSettings
 
     pipe = DocumentPipeline.__new__(DocumentPipeline)
     pipe.settings = PipelineSettings(unknown_min_score=0.9, truncated_min_score=0.75)
+    return pipe
+
+
+def test_truncated_documents_need_less_confidence_than_unknown_shapes():
+    from types import SimpleNamespace
+
+    pipe = _judge()
 
     def keeps(kind: str | None, score: float, truncated: bool, corner: float = 50.0) -> bool:
         quad = np.array([[50, 50], [150, 50], [150, corner + 100], [50, 150]], np.float64)
@@ -317,10 +323,7 @@ def test_snapping_keeps_the_fit_where_it_would_bend_it(monkeypatch):
 def test_a_near_triangle_is_no_document_whatever_its_kind():
     from types import SimpleNamespace
 
-    from idseg.documents.pipeline import DocumentPipeline, PipelineSettings
-
-    pipe = DocumentPipeline.__new__(DocumentPipeline)
-    pipe.settings = PipelineSettings(unknown_min_score=0.9, truncated_min_score=0.75)
+    pipe = _judge()
     # Fitted to a blob on a passport cover's eagle (us_card_rotated.png at half size), a corner
     # at the photo's right edge; its sides 20 / 53 / 94 / 94 px matched a letter page's ratio.
     triangle = np.array([[165.8, 39.3], [186.6, 41.0], [207.1, 89.2], [116.5, 117.2]])
