@@ -337,6 +337,14 @@ def test_label_map_smaller_documents_drawn_over_larger():
 # --- orientation with the bundled field model -----------------------------------------------------
 
 
+def _on_grey(card: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A photo of ``card`` lying flat on grey with a 40 px margin, and its quad as seen."""
+    h, w = card.shape[:2]
+    photo = np.full((h + 80, w + 80, 3), 90, np.uint8)
+    photo[40 : 40 + h, 40 : 40 + w] = card
+    return photo, np.array([[40, 40], [40 + w, 40], [40 + w, 40 + h], [40, 40 + h]], np.float64)
+
+
 @pytest.mark.parametrize(
     ("template", "turns"),
     [("td1v_permit_sky_waves", 1), ("td1v_permit_sky_waves", 3), ("td1_blue_wave", 1)],
@@ -352,11 +360,7 @@ def test_a_card_lying_on_its_side_comes_out_upright(
     from idseg.documents.synth.render import render_document
 
     flat = render_document(np.random.default_rng(3), template=template, px_per_mm=5.0).image
-    turned = np.ascontiguousarray(np.rot90(flat, -turns))  # clockwise quarter turns
-    h, w = turned.shape[:2]
-    photo = np.full((h + 80, w + 80, 3), 90, np.uint8)
-    photo[40 : 40 + h, 40 : 40 + w] = turned
-    quad = np.array([[40, 40], [40 + w, 40], [40 + w, 40 + h], [40, 40 + h]], np.float64)
+    photo, quad = _on_grey(np.rot90(flat, -turns))  # clockwise quarter turns
     rect, _, _ = pipeline.field_model.segment(photo, quad)  # corners as seen, not the card's
     assert rect.kind == get_template(template).kind
     got = cv2.resize(rect.image, flat.shape[1::-1], interpolation=cv2.INTER_AREA).astype(float)
@@ -435,11 +439,8 @@ def test_the_bundled_field_model_finds_a_code_under_the_portrait(pipeline: Docum
         px_per_mm=6.0,
         real=True,
     )
-    flat = doc.image
-    h, w = flat.shape[:2]
-    photo = np.full((h + 80, w + 80, 3), 90, np.uint8)
-    photo[40 : 40 + h, 40 : 40 + w] = flat
-    quad = np.array([[40, 40], [40 + w, 40], [40 + w, 40 + h], [40, 40 + h]], np.float64)
+    h, w = doc.image.shape[:2]
+    photo, quad = _on_grey(doc.image)
     rect, probs, _ = pipeline.field_model.segment(photo, quad)
     labels, _ = pipeline.field_model.fields(probs, rect.homography)
     found = cv2.resize(
