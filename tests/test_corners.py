@@ -97,6 +97,24 @@ def test_a_notch_in_one_side_does_not_move_the_corners():
     assert _max_error(fit_corners(prob), q) < 0.5
 
 
+@pytest.mark.parametrize("with_edge", [False, True], ids=["map-only", "edge-band"])
+def test_a_thumb_over_a_corner_does_not_cut_the_corner_off(with_edge):
+    # A tilted card; a thumb (a disc) covers its top-left corner and a good part of both sides
+    # that meet there, so the outline's hull cuts that corner off with a long slanted edge.
+    q = np.array([[20.0, 24.0], [98.0, 12.0], [104.0, 62.0], [26.0, 74.0]])
+    hw = (90, 120)
+    x, y = _centres(hw)
+    thumb = (x - 27.0) ** 2 + (y - 28.0) ** 2 <= 16.0**2
+    big = rasterize_polygon(q * SS, (hw[0] * SS, hw[1] * SS))
+    prob = _soft(big & ~thumb)
+    assert prob[30, 30] == 0.0 and prob[60, 30] == 1.0, "the corner is covered, the side is seen"
+    edge = None
+    if with_edge:  # the localiser's band along the document's own outline, not the thumb's
+        inner = cv2.erode(big.astype(np.uint8), np.ones((2 * SS + 1, 2 * SS + 1), np.uint8))
+        edge = _soft(big & ~inner.astype(bool) & ~thumb)
+    assert _max_error(fit_corners(prob, edge=edge), q) < 1.0
+
+
 def test_a_corner_out_of_the_frame_is_extrapolated():
     q = np.array([[-14.3, 8.4], [70.2, 12.1], [66.8, 58.3], [4.9, 55.6]])
     offset = np.array([20.0, 0.0])

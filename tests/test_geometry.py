@@ -14,6 +14,7 @@ from idseg.geometry import (
     xywh_to_xyxy,
     xyxy_to_xywh,
 )
+from idseg.quad import approx_quad, enclosing_quad
 
 
 def iou(a, b):
@@ -277,3 +278,48 @@ def test_uint8_and_strided_masks_match_bool():
     wide = np.repeat(m, 2, axis=1)[:, ::2]  # non-contiguous view of the same mask
     assert [p.exterior.tolist() for p in mask_to_polygons(wide)] == ref
     np.testing.assert_array_equal(fit_quad(m.astype(np.uint8)), fit_quad(m))
+
+
+# --- enclosing quads ---------------------------------------------------------------------------
+
+
+def _turned(points, deg, centre=(50.0, 40.0)):
+    a = np.deg2rad(deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return (np.asarray(points, np.float64) - centre) @ rot.T + centre
+
+
+@pytest.mark.parametrize("deg", [0.0, 17.0, -33.0])
+def test_enclosing_quad_restores_a_corner_cut_off(deg):
+    card = _turned([[10, 10], [90, 10], [90, 60], [10, 60]], deg)
+    # The hull of a card whose top-left corner a thumb hides: a long slanted edge across it.
+    cut = _turned([[10, 30], [35, 10], [90, 10], [90, 60], [10, 60]], deg)
+    quad = enclosing_quad(cut.astype(np.float32))
+    assert quad is not None
+    assert np.abs(order_quad(quad) - order_quad(card)).max() < 1e-3
+
+
+def test_enclosing_quad_of_a_rounded_card_is_nearer_its_sharp_corners():
+    m = rounded_card(50, 60, 300, 190, 15)
+    contour = max(cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0], key=len)
+    hull = cv2.convexHull(contour)
+    # Pixel centres of the outermost pixels: 50..349 and 60..249.
+    sharp = np.array([[50, 60], [349, 60], [349, 249], [50, 249]], np.float64)
+    quad = enclosing_quad(hull)
+    assert quad is not None
+    error = np.linalg.norm(order_quad(quad) - sharp, axis=1).max()
+    inscribed = np.linalg.norm(order_quad(approx_quad(hull)) - sharp, axis=1).max()
+    # Coarse corners (fit_corners refines them): on the arcs' chords, not on the arcs.
+    assert error < 3.5 < inscribed
+
+
+def test_enclosing_quad_refuses_to_grow_far():
+    # A regular pentagon: any corner restored adds 45 % of its area.
+    angles = np.deg2rad(90 + 72 * np.arange(5))
+    pentagon = (50 + 40 * np.c_[np.cos(angles), np.sin(angles)]).astype(np.float32)
+    assert enclosing_quad(pentagon, max_grow=0.4) is None
+    quad = enclosing_quad(pentagon, max_grow=0.5)
+    assert quad is not None
+    added = cv2.contourArea(quad.astype(np.float32)) / cv2.contourArea(pentagon) - 1
+    assert added == pytest.approx(0.447, abs=0.01)
+    assert enclosing_quad(np.array([[0, 0], [10, 0], [5, 8]], np.float32)) is None  # 3 vertices

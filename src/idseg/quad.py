@@ -88,7 +88,72 @@ def approx_quad(hull: np.ndarray) -> np.ndarray:
     return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float64)
 
 
-def _segment_distances(pts: np.ndarray, quad: np.ndarray) -> np.ndarray:
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
+def _cheapest_cut(poly: np.ndarray, turn: float) -> tuple[float, int, np.ndarray] | None:
+    """The edge whose removal adds least area: ``(area, index, new corner)``, ``None``: none.
+
+    Edge ``i`` runs from ``poly[i]`` to ``poly[i + 1]``; removing it extends its two neighbours
+    to their crossing, which must lie beyond it (the neighbours turn the way the polygon does).
+    """
+    n = len(poly)
+    best: tuple[float, int, np.ndarray] | None = None
+    for i in range(n):
+        a, b, c, d = poly[i - 1], poly[i], poly[(i + 1) % n], poly[(i + 2) % n]
+        u, w = b - a, d - c
+        den = float(_cross(u, w))
+        if turn * den <= 1e-9:
+            continue  # parallel or diverging neighbours: they never meet beyond this edge
+        corner = b + float(_cross(c - b, w)) / den * u
+        added = 0.5 * abs(float(_cross(corner - b, c - b)))
+        if best is None or added < best[0]:
+            best = (added, i, corner)
+    return best
+
+
+def enclosing_quad(hull: np.ndarray, max_grow: float = 0.25) -> np.ndarray | None:
+    """The four corners around a convex hull, cut-off corners restored by extending the sides.
+
+    :func:`approx_quad` keeps four of the hull's own vertices, so a corner that a thumb covers
+    (the hull cuts it off with a short slanted edge) is lost and a side runs diagonally instead.
+    Here the hull, first simplified (``approxPolyDP`` at 0.4 % of its perimeter), loses edges
+    one at a time: each time, the edge whose two neighbours, extended until they meet, add the
+    least area. A slanted edge across a hidden corner goes first, and its neighbours meet at
+    the corner.
+
+    Args:
+        hull: Convex hull points (``N x 1 x 2`` or ``N x 2``), in order.
+        max_grow: Largest area added in all, as a share of the hull's area.
+
+    Returns:
+        A float64 ``4 x 2`` array in the hull's order, or ``None`` when the hull has fewer than
+        four vertices or restoring its corners would add more than ``max_grow`` of its area.
+
+    Example:
+        >>> cut = np.array([[0, 2], [2, 0], [10, 0], [10, 6], [0, 6]], np.float32)  # a corner off
+        >>> enclosing_quad(cut).round(1).tolist()
+        [[0.0, 0.0], [10.0, 0.0], [10.0, 6.0], [0.0, 6.0]]
+    """
+    pts = np.asarray(hull, np.float32).reshape(-1, 1, 2)
+    poly = cv2.approxPolyDP(pts, 0.004 * cv2.arcLength(pts, True), True)
+    poly = poly.reshape(-1, 2).astype(np.float64)
+    if len(poly) < 4:
+        return None
+    area = 0.5 * float(np.sum(_cross(poly, np.roll(poly, -1, axis=0))))
+    turn, budget = float(np.sign(area)), max_grow * abs(area)
+    while len(poly) > 4:
+        cut = _cheapest_cut(poly, turn)
+        if cut is None or cut[0] > budget:
+            return None
+        budget -= cut[0]
+        poly[cut[1]] = cut[2]
+        poly = np.delete(poly, (cut[1] + 1) % len(poly), axis=0)
+    return poly
+
+
+def segment_distances(pts: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """``N x 4`` distances from points to the 4 sides (segments) of a quad."""
     a = quad
     d = np.roll(quad, -1, axis=0) - quad
@@ -101,7 +166,7 @@ def _side_lines(
     quad: np.ndarray, pts: np.ndarray, trim: float
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Fit a line ``(point, direction)`` to the contour points along each side of ``quad``."""
-    nearest = np.argmin(_segment_distances(pts, quad), axis=1)
+    nearest = np.argmin(segment_distances(pts, quad), axis=1)
     lines: list[tuple[np.ndarray, np.ndarray]] = []
     for i in range(4):
         a, b = quad[i], quad[(i + 1) % 4]
@@ -174,4 +239,4 @@ def fit_quad(mask: np.ndarray) -> np.ndarray | None:
     return order_quad(quad).astype(np.float32)
 
 
-__all__ = ["approx_quad", "fit_quad", "order_quad"]
+__all__ = ["approx_quad", "enclosing_quad", "fit_quad", "order_quad", "segment_distances"]

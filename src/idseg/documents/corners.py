@@ -4,14 +4,19 @@
 
 1. the map is upsampled bilinearly (``upsample`` times) and thresholded at 0.5, so the outline
    is traced at a fraction of a pixel;
-2. the convex hull of the outline gives four coarse corners (fingers and notches over an edge
-   do not dent the hull);
+2. the convex hull of the outline gives coarse corners twice (fingers and notches over an
+   edge do not dent the hull): four of its own vertices (:func:`~idseg.quad.approx_quad`), and
+   the quad around it whose sides are extended over a corner the hull cuts off, as it does
+   where a thumb covers one (:func:`~idseg.quad.enclosing_quad`);
 3. each side's line is fitted to the outline points along its straight middle part (rounded
-   corners are left out), points far from the line are dropped (a thumb over the edge) and
-   the line refitted; points on the frame's border are never used, so a side cut by the frame
-   edge is extrapolated from its visible part and a corner out of frame lands outside the
-   image;
-4. neighbouring lines are intersected.
+   corners are left out) within :data:`SIDE_BAND` of the coarse side, points far from the line
+   are dropped (a thumb over the edge) and the line refitted; points on the frame's border are
+   never used, so a side cut by the frame edge is extrapolated from its visible part and a
+   corner out of frame lands outside the image;
+4. neighbouring lines are intersected, twice over (the second round starts from the first's
+   corners);
+5. of the two fits, the one whose sides pass within half a pixel of more outline points
+   wins (points backed by the edge band, when given and there are enough of them).
 
 Coordinates follow idseg's continuous convention: pixel ``(c, r)`` covers ``[c, c + 1)``.
 """
@@ -23,9 +28,13 @@ import logging
 import cv2
 import numpy as np
 
-from idseg.quad import approx_quad, order_quad
+from idseg.quad import approx_quad, enclosing_quad, order_quad, segment_distances
 
 logger = logging.getLogger(__name__)
+
+# Outline points further than this (map pixels) from a coarse side's line are not fitted to it:
+# the rim of a thumb over the side, or the far part of a corner the hull cut off.
+SIDE_BAND = 2.5
 
 __all__ = ["convex_quad", "fit_corners", "snap_to_edges"]
 
@@ -57,8 +66,11 @@ def _backed(pts: np.ndarray, edge: np.ndarray) -> np.ndarray:
     return near[rows, cols] > 0.3
 
 
-def _coarse(points: np.ndarray) -> np.ndarray:
-    return approx_quad(cv2.convexHull(points.astype(np.float32)))
+def _coarse(points: np.ndarray) -> list[np.ndarray]:
+    """Coarse corners from the outline's convex hull: its own four, and the sides extended."""
+    hull = cv2.convexHull(points.astype(np.float32))
+    restored = enclosing_quad(hull)
+    return [approx_quad(hull)] + ([restored] if restored is not None else [])
 
 
 def _fit_line(pts: np.ndarray, dist: int = cv2.DIST_L2) -> tuple[np.ndarray, np.ndarray]:
@@ -88,15 +100,24 @@ def _robust_line(pts: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarr
 def _side_points(
     quad: np.ndarray, pts: np.ndarray, usable: np.ndarray, trim: float
 ) -> list[np.ndarray]:
+    """The usable outline points of each side of a coarse quad, for fitting its line.
+
+    A point belongs to the side it is nearest to, away from both ends (``trim``), and within
+    :data:`SIDE_BAND` of the side's line when at least four are; else all of them count.
+    """
     a, d = quad, np.roll(quad, -1, axis=0) - quad
     rel = pts[:, None, :] - a[None]
     t = (rel * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-12)
     dist = np.linalg.norm(rel - np.clip(t, 0, 1)[..., None] * d[None], axis=-1)
     nearest = np.argmin(dist, axis=1)
+    # Distance to each side's whole line (a point beyond a short coarse side may still be on it).
+    off = np.abs(rel[..., 0] * d[None, :, 1] - rel[..., 1] * d[None, :, 0])
+    off /= np.maximum(np.linalg.norm(d, axis=-1), 1e-12)[None]
     out = []
     for i in range(4):
         sel = (nearest == i) & usable & (t[:, i] >= trim) & (t[:, i] <= 1 - trim)
-        out.append(pts[sel])
+        close = sel & (off[:, i] <= SIDE_BAND)
+        out.append(pts[close] if close.sum() >= 4 else pts[sel])
     return out
 
 
@@ -179,7 +200,8 @@ def fit_corners(
     pts = _outline(np.ascontiguousarray(prob, dtype=np.float32), upsample)
     if pts is None:
         return None
-    x0, y0, x1, y1 = frame if frame is not None else (0.0, 0.0, *prob.shape[::-1])
+    frame = frame if frame is not None else (0.0, 0.0, *prob.shape[::-1])
+    x0, y0, x1, y1 = frame
     margin = 1.0
     usable = (
         (pts[:, 0] > x0 + margin)
@@ -188,34 +210,71 @@ def fit_corners(
         & (pts[:, 1] < y1 - margin)
     )
     backed = _backed(pts, edge) if edge is not None else None
-    quad = _coarse(pts)
-    for _ in range(2):
-        sides = _side_points(quad, pts, usable, trim)
-        if backed is not None:
-            strong = _side_points(quad, pts, usable & backed, trim)
+    fit = _SideFit(pts, usable, backed, frame, trim, upsample)
+    strong = usable & backed if backed is not None and (usable & backed).sum() >= 16 else usable
+    best: tuple[int, np.ndarray] | None = None
+    for coarse in _coarse(pts):  # the hull's own corners first: they win ties
+        quad = fit.refine(coarse)
+        if not np.isfinite(quad).all():
+            continue
+        support = _support(quad, pts[strong])
+        if best is None or support > best[0]:
+            best = (support, quad)
+    return order_quad(best[1]) if best is not None else None
+
+
+def _support(quad: np.ndarray, pts: np.ndarray, tol: float = 0.5) -> int:
+    """How many outline points lie within ``tol`` pixels of a quad's sides."""
+    if not len(pts):
+        return 0
+    return int((segment_distances(pts, quad).min(axis=1) < tol).sum())
+
+
+class _SideFit:
+    """Refines coarse corners into lines fitted to one outline (see :func:`fit_corners`)."""
+
+    def __init__(
+        self,
+        pts: np.ndarray,
+        usable: np.ndarray,
+        backed: np.ndarray | None,
+        frame: tuple[float, float, float, float],
+        trim: float,
+        upsample: int,
+    ) -> None:
+        self.pts, self.usable, self.backed = pts, usable, backed
+        self.frame, self.trim, self.upsample = frame, trim, upsample
+        self.diagonal = max(float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0))), 1.0)
+
+    def _lines(self, quad: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[bool]]:
+        sides = _side_points(quad, self.pts, self.usable, self.trim)
+        if self.backed is not None:
+            strong = _side_points(quad, self.pts, self.usable & self.backed, self.trim)
             sides = [
                 b if len(b) >= max(4, len(a) // 2) else a
                 for a, b in zip(sides, strong, strict=True)
             ]
         fitted = [len(s) >= 4 for s in sides]
         lines = [
-            _robust_line(s) if ok else _side_line(quad[i], quad[(i + 1) % 4], (x0, y0, x1, y1))
+            _robust_line(s) if ok else _side_line(quad[i], quad[(i + 1) % 4], self.frame)
             for i, (s, ok) in enumerate(zip(sides, fitted, strict=True))
         ]
-        refined = _intersect(lines, quad)
-        diagonal = float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0)))
-        if np.linalg.norm(refined - quad, axis=1).max() > 0.35 * max(diagonal, 1.0):
-            logger.debug("corner refinement moved too far; keeping the coarse corners")
-            break
-        quad = refined
-    else:
-        centre = quad.mean(axis=0)
-        shifted = _outward(lines, centre, 0.5 / upsample)
+        return lines, fitted
+
+    def refine(self, quad: np.ndarray) -> np.ndarray:
+        """Two rounds of side lines and their crossings; the corners before a round that jumps."""
+        for _ in range(2):
+            lines, fitted = self._lines(quad)
+            refined = _intersect(lines, quad)
+            if np.linalg.norm(refined - quad, axis=1).max() > 0.35 * self.diagonal:
+                logger.debug("corner refinement moved too far; keeping the coarse corners")
+                return quad
+            quad = refined
+        shifted = _outward(lines, quad.mean(axis=0), 0.5 / self.upsample)
         # Sides fitted to the outline move out by half an outline pixel; frame sides stay put.
-        quad = _intersect(
+        return _intersect(
             [s if ok else ln for s, ln, ok in zip(shifted, lines, fitted, strict=True)], quad
         )
-    return order_quad(quad)
 
 
 def _peak(step: np.ndarray, best: np.ndarray) -> np.ndarray:
