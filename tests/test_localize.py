@@ -169,6 +169,49 @@ def test_a_cut_out_split_that_fits_worse_keeps_the_first_document():
     assert _keep_whole(letter, [letter, card], (480, 640)) == [letter, card]
 
 
+def test_the_document_refitted_is_no_piece_of_itself():
+    # The cut-out's refit of the first pass's card, a pixel off and agreeing a little less with
+    # its (finer) region: it replaces the first quad instead of being dropped as a piece.
+    card = _loc(np.array([[100, 50], [260, 50], [260, 151], [100, 151]]), 0.95, 0.96)
+    refit = _loc(
+        card.quad + np.array([[0.0, -1.0], [1.0, -1.0], [1.0, 0.0], [0.0, 0.0]]), 0.95, 0.958
+    )
+    assert quad_iou(refit.quad, card.quad) > 0.9
+    assert _keep_whole(card, [refit], (480, 640)) == [refit]
+
+
+def _cut_out_of_a_card(monkeypatch, first_fill_above_refit: float) -> tuple[Localized, list]:
+    """The cut-out pass on a clean card, the first pass's quad agreeing better by so much."""
+    import idseg.documents.localize as localize
+
+    loc = Localizer.__new__(Localizer)
+    loc.model, loc.size, loc.refine_size, loc.snap = None, 192, None, False
+    loc.min_area, loc.min_score, loc.max_documents = 0.004, 0.6, 10
+
+    def card_map(model, crop, size):  # the 160 x 101 card in the middle of its cut-out
+        labels = np.zeros(crop.shape[:2], np.int64)
+        mx, my = (crop.shape[1] - 160) // 2, (crop.shape[0] - 101) // 2
+        _card(labels, mx, my, mx + 160, my + 101)
+        labels[my : my + 10, mx + 40 : mx + 80] = 0  # a notch: the refit agrees less than fully
+        return _probs(labels), (0, 0, crop.shape[1], crop.shape[0])
+
+    monkeypatch.setattr(localize, "_probabilities", card_map)
+    labels = np.zeros((H, W), np.int64)
+    quad = _card(labels, 40, 30, 200, 131)
+    probe = _loc(quad, 0.95, 0.0)  # fits worse than anything: the refit replaces it
+    refit_fill = loc._refine(np.zeros((H, W, 3), np.uint8), probe)[0].fill
+    assert 0.9 < refit_fill < 1.0 - first_fill_above_refit
+    first = _loc(quad, 0.95, min(1.0, refit_fill + first_fill_above_refit))
+    return first, loc._refine(np.zeros((H, W, 3), np.uint8), first)
+
+
+def test_the_finer_refit_wins_a_near_tie(monkeypatch):
+    first, out = _cut_out_of_a_card(monkeypatch, 0.003)
+    assert len(out) == 1 and out[0] is not first
+    first, out = _cut_out_of_a_card(monkeypatch, 0.02)  # the first pass clearly fits better
+    assert [id(o) for o in out] == [id(first)]
+
+
 def _probs4(labels: np.ndarray) -> np.ndarray:
     """One-hot background / document / edge / hidden probabilities of a label map."""
     return np.eye(4, dtype=np.float32)[labels].transpose(2, 0, 1).copy()

@@ -57,6 +57,13 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Localized", "Localizer"]
 
+# The cut-out sees a document several times finer than the first pass: its refit is kept unless
+# the first pass's quad agrees with its own region by more than this much better.
+REFIT_TIE = 0.005
+# A cut-out's document overlapping the first pass's quad this much is that document refitted,
+# not a piece of it (:func:`_keep_whole`).
+SAME_DOCUMENT_IOU = 0.9
+
 
 @dataclass
 class Localized:
@@ -248,7 +255,8 @@ class Localizer:
             ):
                 return None
             found = Localized(photo_quad, float(prob[interior].mean()), fit, completed)
-            if k == best and fit < coarse.fill and (cut or quad_iou(photo_quad, coarse.quad) > 0.5):
+            worse = fit < coarse.fill - REFIT_TIE
+            if k == best and worse and (cut or quad_iou(photo_quad, coarse.quad) > 0.5):
                 found = coarse  # the refit is worse than the first pass, or runs out of the cut-out
             out.append(found)
         return out
@@ -358,9 +366,16 @@ def _keep_whole(coarse: Localized, refit: list[Localized], hw: tuple[int, int]) 
     A stray band across one document (a table rule on a letter) may cut it in two at the
     cut-out's scale: pieces inside the first pass's quad that fit worse than it, where it has a
     document's shape, are dropped and the first pass's document stays (documents the first
-    pass merged split here still: their union fits poorly or has no kind).
+    pass merged split here still: their union fits poorly or has no kind). The document itself
+    refitted (IoU of at least :data:`SAME_DOCUMENT_IOU` with the first pass's quad) is no piece.
     """
-    pieces = [c for c in refit if c is not coarse and share_inside(c.quad, coarse.quad) > 0.5]
+    pieces = [
+        c
+        for c in refit
+        if c is not coarse
+        and share_inside(c.quad, coarse.quad) > 0.5
+        and quad_iou(c.quad, coarse.quad) < SAME_DOCUMENT_IOU
+    ]
     if not pieces or _split_wins(coarse, pieces, hw):
         return refit
     return [coarse, *(c for c in refit if c is not coarse and all(c is not p for p in pieces))]
