@@ -61,7 +61,9 @@ def main() -> None:
             cards[f"{name}#{k}"] = _card(np.asarray(truth, np.float64), found)
         extra += max(0, len(found) - len(quads))
     for card, s in cards.items():
-        print(f"{card:24s} IoU {s['iou']:.4f}  MIDV {s['iou_midv']:.4f}  corner {s['corner_px']} px")
+        print(
+            f"{card:24s} IoU {s['iou']:.4f}  MIDV {s['iou_midv']:.4f}  corner {s['corner_px']} px"
+        )
     summary = {
         "cards": len(cards),
         "found": sum(s["iou"] > 0.5 for s in cards.values()),
