@@ -5,8 +5,9 @@ reference. The photo is then turned by 90, 180 and 270 degrees, halved in size a
 JPEG of quality 30, and each reference document is matched to the most similar document found
 in the changed photo (normalised cross-correlation of 160 x 100 greyscale thumbnails, in the
 document's own orientation). A document counts as kept when its best match correlates at least
-``--min-ncc`` (0.5 by default); it counts as turned when the match correlates better with the
-reference turned upside down. Usage:
+``--min-ncc`` (0.5 by default); it counts as turned when a match correlates better with the
+reference turned upside down, and at least ``--min-ncc`` (found, but upside down: a missed
+document is not turned). Usage:
 
     python benchmarks/specimen_robustness.py ../shared/samples [--json out.json]
 """
@@ -75,7 +76,7 @@ def main() -> None:
             best = [max((_ncc(r, g) for g in got), default=-1.0) for r in refs]
             flipped = [max((_ncc(r[::-1, ::-1], g) for g in got), default=-1.0) for r in refs]
             kept = sum(b >= args.min_ncc for b in best)
-            turned = sum(f > b for b, f in zip(best, flipped, strict=True))
+            turned = sum(f > b and f >= args.min_ncc for b, f in zip(best, flipped, strict=True))
             row[name] = {"found": len(got), "kept": kept, "turned": turned,
                          "ncc": [round(b, 3) for b in best]}  # fmt: skip
             t = totals[name]
