@@ -98,12 +98,17 @@ def _robust_line(pts: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarr
 
 
 def _side_points(
-    quad: np.ndarray, pts: np.ndarray, usable: np.ndarray, trim: float
+    quad: np.ndarray,
+    pts: np.ndarray,
+    usable: np.ndarray,
+    trim: float,
+    backed: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """The usable outline points of each side of a coarse quad, for fitting its line.
 
     A point belongs to the side it is nearest to, away from both ends (``trim``), and within
-    :data:`SIDE_BAND` of the side's line when at least four are; else all of them count.
+    :data:`SIDE_BAND` of the side's line when at least four are; else all of them count. Of
+    those, the points ``backed`` by the edge band are used when they are at least half (and 4).
     """
     a, d = quad, np.roll(quad, -1, axis=0) - quad
     rel = pts[:, None, :] - a[None]
@@ -113,12 +118,22 @@ def _side_points(
     # Distance to each side's whole line (a point beyond a short coarse side may still be on it).
     off = np.abs(rel[..., 0] * d[None, :, 1] - rel[..., 1] * d[None, :, 0])
     off /= np.maximum(np.linalg.norm(d, axis=-1), 1e-12)[None]
+    within = (t >= trim) & (t <= 1 - trim) & (off <= SIDE_BAND)
+    inner = (t >= trim) & (t <= 1 - trim)
     out = []
     for i in range(4):
-        sel = (nearest == i) & usable & (t[:, i] >= trim) & (t[:, i] <= 1 - trim)
-        close = sel & (off[:, i] <= SIDE_BAND)
-        out.append(pts[close] if close.sum() >= 4 else pts[sel])
+        sel = (nearest == i) & usable
+        side = _banded(pts, sel & inner[:, i], sel & within[:, i])
+        if backed is not None:
+            strong = _banded(pts, sel & inner[:, i] & backed, sel & within[:, i] & backed)
+            side = strong if len(strong) >= max(4, len(side) // 2) else side
+        out.append(side)
     return out
+
+
+def _banded(pts: np.ndarray, side: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """A side's points near its coarse line when there are at least four, else all of them."""
+    return pts[close] if np.count_nonzero(close) >= 4 else pts[side]
 
 
 def _intersect(lines: list[tuple[np.ndarray, np.ndarray]], fallback: np.ndarray) -> np.ndarray:
@@ -247,13 +262,7 @@ class _SideFit:
         self.diagonal = max(float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0))), 1.0)
 
     def _lines(self, quad: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[bool]]:
-        sides = _side_points(quad, self.pts, self.usable, self.trim)
-        if self.backed is not None:
-            strong = _side_points(quad, self.pts, self.usable & self.backed, self.trim)
-            sides = [
-                b if len(b) >= max(4, len(a) // 2) else a
-                for a, b in zip(sides, strong, strict=True)
-            ]
+        sides = _side_points(quad, self.pts, self.usable, self.trim, self.backed)
         fitted = [len(s) >= 4 for s in sides]
         lines = [
             _robust_line(s) if ok else _side_line(quad[i], quad[(i + 1) % 4], self.frame)
