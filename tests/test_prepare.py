@@ -366,3 +366,81 @@ def test_cli_prepare_localizer_hidden(tmp_path: Path):
     assert int((_read_mask(tmp_path / "out" / "masks" / "a.png") == 3).sum()) == 100 + 80
     both = CliRunner().invoke(app, [*args, "--hidden", "--amodal", "--force"])
     assert both.exit_code != 0 and "one of amodal" in " ".join(both.output.split())
+
+
+def _doc_offset(plain: np.ndarray, close: np.ndarray) -> tuple[int, int]:
+    """Where a close-up's document pixels lie in the full photo's (the one exact match)."""
+    h, w = close.shape
+    hits = [
+        (x0, y0)
+        for y0 in range(plain.shape[0] - h + 1)
+        for x0 in range(plain.shape[1] - w + 1)
+        if ((plain[y0 : y0 + h, x0 : x0 + w] > 0) == (close > 0)).all()
+    ]
+    assert len(hits) >= 1, "the close-up is a cut of the photo"
+    return hits[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_localizer_dataset_closeups_cut_the_photo_to_its_card(tmp_path: Path, seed: int):
+    _write_one_card_dataset(tmp_path / "src", 0.9)  # card [10, 10]-[70, 48] in a 60 x 80 photo
+    report = localizer_dataset(tmp_path / "src", tmp_path / "out", closeups=1.0, seed=seed)
+    assert report.images == 2
+    meta = json.loads((tmp_path / "out" / "dataset.json").read_text())
+    assert meta["groups"]["a_close.jpg"] == meta["groups"]["a.png"]  # one split group
+    plain = _read_mask(tmp_path / "out" / "masks" / "a.png")
+    close = _read_mask(tmp_path / "out" / "masks" / "a_close.png")
+    image = cv2.imread(str(tmp_path / "out" / "images" / "a_close.jpg"))
+    assert image.shape[:2] == close.shape
+    h, w = close.shape
+    # Each side 3 % of the card inside to 10 % outside it: 60 x 38 px card.
+    assert 60 * 0.94 - 1 <= w <= min(80, 60 * 1.2 + 1) and 38 * 0.94 - 1 <= h <= 38 * 1.2 + 1
+    x0, y0 = _doc_offset(plain, close)
+    assert 10 - 6 - 1 <= x0 <= 10 + 1.8 + 1 and 10 - 3.8 - 1 <= y0 <= 10 + 1.14 + 1
+    # The band lies along the card's own outline (2 px: 0.8 % of the cut's longer side, at
+    # least 2), never along a border of the cut that crosses the card.
+    rows, cols = np.nonzero(close == 2)
+    xs, ys = cols + 0.5 + x0, rows + 0.5 + y0  # pixel centres in the photo
+    to_outline = np.minimum.reduce([xs - 10, 70 - xs, ys - 10, 48 - ys])
+    assert len(xs) and (to_outline <= 2.0).all()
+    assert ((close == 1) | (close == 2)).sum() == (close > 0).sum()
+
+
+def test_localizer_dataset_closeups_follow_the_seed_and_default_to_none(tmp_path: Path):
+    _write_one_card_dataset(tmp_path / "src", 0.9)
+    localizer_dataset(tmp_path / "src", tmp_path / "none")
+    assert sorted(p.name for p in (tmp_path / "none" / "images").iterdir()) == ["a.png"]
+    for k in (1, 2):
+        localizer_dataset(tmp_path / "src", tmp_path / f"s{k}", closeups=1.0, seed=5)
+    a, b = (_read_mask(tmp_path / f"s{k}" / "masks" / "a_close.png") for k in (1, 2))
+    assert a.shape == b.shape and (a == b).all()
+    with pytest.raises(InputError, match="closeups"):
+        localizer_dataset(tmp_path / "src", tmp_path / "bad", closeups=1.5)
+
+
+def test_localizer_dataset_no_closeup_of_a_card_seen_too_little(tmp_path: Path):
+    _write_one_card_dataset(tmp_path / "src", 0.5)  # under 85 % visible: not worth a close-up
+    report = localizer_dataset(tmp_path / "src", tmp_path / "out", closeups=1.0)
+    assert report.images == 1
+
+
+def test_a_closeup_inside_the_card_has_no_band_along_its_borders(tmp_path: Path, monkeypatch):
+    import idseg.data.prepare as prepare
+    from idseg.io.writers import save_label_png
+
+    monkeypatch.setattr(prepare, "CLOSEUP_MARGIN", (-0.2, -0.1))  # every side cuts the card
+    src = tmp_path / "src"
+    for sub in ("images", "masks", "quads", "polygons"):
+        (src / sub).mkdir(parents=True)
+    mask = np.zeros((200, 300), np.uint8)
+    mask[20:184, 20:280] = 1
+    quad = [[20, 20], [280, 20], [280, 184], [20, 184]]
+    cv2.imwrite(str(src / "images" / "a.png"), np.full((200, 300, 3), 128, np.uint8))
+    save_label_png(mask, src / "masks" / "a.png")
+    (src / "quads" / "a.json").write_text(json.dumps({"quads": [quad]}))
+    doc = {"kind": "td1", "quad": quad, "visible_fraction": 1.0, "fields": []}
+    (src / "polygons" / "a.json").write_text(json.dumps({"documents": [doc]}))
+    (src / "dataset.json").write_text(json.dumps({"classes": list(CLASS_NAMES)}))
+    localizer_dataset(src, tmp_path / "out", closeups=1.0)
+    close = _read_mask(tmp_path / "out" / "masks" / "a_close.png")
+    assert (close == 1).all()  # card all over, and the card's outline is outside the cut

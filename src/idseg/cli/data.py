@@ -187,8 +187,13 @@ def prepare(
         "--hidden",
         help="localizer: add a 4th class, 'hidden': document parts under hands and objects.",
     ),
+    closeups: float = typer.Option(
+        0.0,
+        help="localizer: share of photos that also give a close-up cut to their largest "
+        "document (a scan, a card filling the photo).",
+    ),
     copies: int = typer.Option(1, min=1, help="fields: crops per document (each re-jittered)."),
-    seed: int = typer.Option(0, help="fields: seed of the jitter."),
+    seed: int = typer.Option(0, help="fields: seed of the jitter; localizer: of the close-ups."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine summary on stdout."),
 ) -> None:
@@ -205,7 +210,14 @@ def prepare(
     with user_errors():
         if task == "localizer":
             report = localizer_dataset(
-                src, out, edge=edge, amodal=amodal, hidden=hidden, overwrite=force
+                src,
+                out,
+                edge=edge,
+                amodal=amodal,
+                hidden=hidden,
+                overwrite=force,
+                closeups=closeups,
+                seed=seed,
             )
         else:
             report = fields_dataset(

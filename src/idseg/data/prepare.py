@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ __all__ = [
 LOCALIZER_CLASSES: tuple[str, ...] = ("background", "document", "edge")
 #: Classes of a localiser that also completes documents under what covers them (``hidden=True``).
 LOCALIZER_HIDDEN_CLASSES: tuple[str, ...] = (*LOCALIZER_CLASSES, "hidden")
+#: A close-up's sides lie this share of the document's box outside it (inside when negative).
+CLOSEUP_MARGIN: tuple[float, float] = (-0.03, 0.10)
 #: Documents less visible than this get no ``hidden`` label (see :func:`localizer_dataset`).
 HIDDEN_MIN_VISIBLE = 0.3
 
@@ -220,6 +223,8 @@ def localizer_dataset(
     amodal: bool = False,
     hidden: bool = False,
     overwrite: bool = False,
+    closeups: float = 0.0,
+    seed: int = 0,
 ) -> PrepareReport:
     """Write the localiser's training set: the same images, masks of background/document/edge.
 
@@ -238,25 +243,28 @@ def localizer_dataset(
             place nothing in the photo shows). One model then gives both the visible document
             and its completion, and the localiser can choose between them.
         overwrite: Replace a non-empty ``out`` that is not an idseg dataset.
+        closeups: Share of the photos that also give a close-up (``<name>_close``): the photo
+            cut to its largest document at least 85 % visible, each side of the cut
+            :data:`CLOSEUP_MARGIN` of the document's box away from it (inside it when negative),
+            as in a scan or a photo filled by the card; labels redrawn on the cut (the frame
+            border is no outline). Which photos, and the margins, follow ``seed`` and the name.
+        seed: Seed of the close-ups.
 
     Returns:
         What was written and what was skipped (unreadable files, bad quads).
 
     Raises:
         InputError: ``data`` is not a document dataset with quads, ``out`` is not replaceable,
-            or both ``amodal`` and ``hidden``.
+            both ``amodal`` and ``hidden``, or ``closeups`` outside [0, 1].
     """
     if not 0 < edge < 0.1:
         raise InputError(f"edge must be a share of the image side in (0, 0.1), got {edge}")
+    if not 0.0 <= closeups <= 1.0:
+        raise InputError(f"closeups must be a share in [0, 1], got {closeups}")
     if amodal and hidden:
         raise InputError("choose one of amodal (whole quads as document) and hidden (a 4th class)")
 
-    def work(sample: Sample, tmp: Path, report: PrepareReport, groups: dict[str, str]) -> None:
-        assert sample.quad_path is not None  # filtered by _each_sample
-        classes = cv2.imread(str(sample.mask_path), cv2.IMREAD_UNCHANGED)
-        if classes is None or classes.ndim != 2:
-            raise InputError("unreadable class mask")
-        quads = read_quads(sample.quad_path)
+    def labels_of(classes: np.ndarray, quads: list[np.ndarray], sample: Sample) -> np.ndarray:
         visible = (classes > 0) & (classes < len(CLASS_NAMES))
         if amodal:  # the whole quad, occluders included; only an upper document hides it
             inst = instance_map(classes.shape, quads, np.ones(classes.shape, bool))
@@ -269,13 +277,64 @@ def localizer_dataset(
         if hidden:
             labels[_hidden_parts(sample, quads, visible)] = 3
         labels[classes >= len(CLASS_NAMES)] = 255
+        return labels
+
+    def work(sample: Sample, tmp: Path, report: PrepareReport, groups: dict[str, str]) -> None:
+        assert sample.quad_path is not None  # filtered by _each_sample
+        classes = cv2.imread(str(sample.mask_path), cv2.IMREAD_UNCHANGED)
+        if classes is None or classes.ndim != 2:
+            raise InputError("unreadable class mask")
+        quads = read_quads(sample.quad_path)
         _link_or_copy(sample.image_path, tmp / "images" / sample.image_path.name)
-        save_label_png(labels, tmp / "masks" / f"{sample.name}.png")
+        save_label_png(labels_of(classes, quads, sample), tmp / "masks" / f"{sample.name}.png")
         groups[sample.image_path.name] = sample.group
         report.images += 1
+        rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode())])
+        if closeups and rng.random() < closeups:
+            box = _closeup_box(sample, quads, classes.shape, rng)
+            if box is None:
+                return
+            x0, y0, x1, y1 = box
+            shifted = [q - np.array([x0, y0], np.float64) for q in quads]
+            labels = labels_of(np.ascontiguousarray(classes[y0:y1, x0:x1]), shifted, sample)
+            crop = load_image(sample.image_path)[y0:y1, x0:x1]
+            name = f"{sample.name}_close"
+            ok, buf = cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise OSError("OpenCV could not encode a close-up")
+            (tmp / "images" / f"{name}.jpg").write_bytes(buf.tobytes())
+            save_label_png(labels, tmp / "masks" / f"{name}.png")
+            groups[f"{name}.jpg"] = sample.group
+            report.images += 1
 
     classes = LOCALIZER_HIDDEN_CLASSES if hidden else LOCALIZER_CLASSES
     return _each_sample(data, out, overwrite, "prepare-localizer", classes, work)
+
+
+def _closeup_box(
+    sample: Sample, quads: list[np.ndarray], shape: tuple[int, ...], rng: np.random.Generator
+) -> tuple[int, int, int, int] | None:
+    """Where a close-up cuts a photo: around its largest well-visible document (``None``: none).
+
+    The sides of the document's box move by :data:`CLOSEUP_MARGIN` of its width or height each
+    (independently), clipped to the photo; a cut under 32 px either way is none.
+    """
+    _, seen = _document_facts(sample, len(quads))
+    h, w = shape[:2]
+    candidates = [
+        q
+        for q, share in zip(quads, seen, strict=True)
+        if share >= 0.85 and q.min() >= -1 and q[:, 0].max() <= w + 1 and q[:, 1].max() <= h + 1
+    ]
+    if not candidates:
+        return None
+    quad = max(candidates, key=lambda q: abs(cv2.contourArea(q.astype(np.float32))))
+    (bx0, by0), (bx1, by1) = quad.min(axis=0), quad.max(axis=0)
+    lo, hi = CLOSEUP_MARGIN
+    m = rng.uniform(lo, hi, 4) * np.array([bx1 - bx0, by1 - by0, bx1 - bx0, by1 - by0])
+    x0, y0 = max(0, round(float(bx0 - m[0]))), max(0, round(float(by0 - m[1])))
+    x1, y1 = min(w, round(float(bx1 + m[2]))), min(h, round(float(by1 + m[3])))
+    return (x0, y0, x1, y1) if min(x1 - x0, y1 - y0) >= 32 else None
 
 
 def _hidden_parts(sample: Sample, quads: list[np.ndarray], visible: np.ndarray) -> np.ndarray:
