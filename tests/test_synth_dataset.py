@@ -369,3 +369,12 @@ def test_us_style_fronts_come_only_with_real_scenes_or_by_name():
     assert listed.exit_code == 0
     assert "td1_dl_code_sky_waves (--real)" in listed.output
     assert "td1_dl_green_rosette (--real)" not in listed.output
+
+
+def test_scene_template_without_a_pool_leaves_the_real_card_templates_out():
+    from idseg.documents.synth.dataset_sample import scene_template
+    from idseg.documents.synth.layouts import REAL_CARD_TEMPLATES, list_templates
+
+    rng = np.random.default_rng(0)
+    drawn = {scene_template(rng, ("td1",)) for _ in range(400)}
+    assert drawn == set(list_templates("td1")) - REAL_CARD_TEMPLATES  # as render_document draws

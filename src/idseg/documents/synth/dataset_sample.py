@@ -121,7 +121,9 @@ def scene_template(
         rng: The scene's generator.
         kinds: Kinds to draw from.
         allowed: Templates by kind (see :meth:`SceneOptions.allowed_templates`); kinds missing
-            from it are skipped. ``None``: every template of every kind.
+            from it are skipped. ``None``: every template of every kind but the real-card ones
+            (:data:`~idseg.documents.synth.layouts.REAL_CARD_TEMPLATES`), as
+            :func:`~idseg.documents.synth.render.render_document` draws them.
 
     Example:
         >>> get_template(scene_template(np.random.default_rng(0), ("td2",))).kind
@@ -130,7 +132,10 @@ def scene_template(
     if allowed is not None:
         kinds = tuple(k for k in kinds if k in allowed)
     kind = kinds[int(rng.integers(len(kinds)))]
-    names = allowed[kind] if allowed is not None else list_templates(kind)
+    if allowed is not None:
+        names = allowed[kind]
+    else:
+        names = [n for n in list_templates(kind) if not get_template(n).real_only]
     return names[int(rng.integers(len(names)))]
 
 
