@@ -112,6 +112,23 @@ def test_a_closer_look_that_fits_better_replaces_the_first_document():
     assert _Fixed([left, right])._closer(_PHOTO, done, 256) == [done]
 
 
+def test_a_card_cut_by_a_pen_is_not_replaced_by_its_shapeless_sides():
+    from idseg.documents.regions import kind_of
+
+    # The first pass joined the two sides of a pen across an ID-1 card; at a closer look they
+    # fit better apart, but neither side has a document's shape, so the card stays.
+    card = _loc(np.array([[10, 10], [170, 10], [170, 111], [10, 111]]), 0.9, 0.76)
+    left = _loc(np.array([[10, 10], [110, 10], [110, 111], [10, 111]]), 0.95, 0.97)
+    right = _loc(np.array([[118, 10], [170, 10], [170, 111], [118, 111]]), 0.95, 0.97)
+    assert kind_of(card.quad) == "td1" and kind_of(left.quad) is None is kind_of(right.quad)
+    assert [id(o) for o in _Fixed([left, right])._closer(_PHOTO, card, 256)] == [id(card)]
+    # A side reaching the photo's edge may be a document cut there: the sides win.
+    edge = _loc(np.array([[0, 10], [110, 10], [110, 111], [0, 111]]), 0.95, 0.97)
+    wide = _loc(np.array([[0, 10], [170, 10], [170, 111], [0, 111]]), 0.9, 0.76)
+    out = _Fixed([edge, right])._closer(_PHOTO, wide, 256)
+    assert [id(o) for o in out] == [id(edge), id(right)]
+
+
 def _judge():  # type: ignore[no-untyped-def]
     """A pipeline with no models, enough for its plausibility test (``_plausible``)."""
     from idseg.documents.pipeline import DocumentPipeline, PipelineSettings

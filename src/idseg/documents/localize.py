@@ -345,14 +345,19 @@ def _large_enough(quad: np.ndarray, w: int, h: int, min_area: float) -> bool:
 def _split_wins(whole: Localized, parts: list[Localized], hw: tuple[int, int]) -> bool:
     """Whether pieces found inside a document replace it.
 
-    They do when they fit better on the whole (area-weighted agreement), or have a document's
-    shape where it has none (a document reaching the photo's edge may be cut there: its shape
-    says nothing).
+    They do when they fit better on the whole (area-weighted agreement), unless the whole has a
+    document's shape and none of them could be a document (none has a known kind's shape or
+    reaches the photo's edge: the two sides of a pen across a card, say); or when they have a
+    document's shape where it has none (a document reaching the photo's edge may be cut there:
+    its shape says nothing).
     """
     areas = [quad_area(c.quad) for c in parts]
-    if np.average([c.fill for c in parts], weights=areas) > whole.fill:
-        return True
     h, w = hw
+    if np.average([c.fill for c in parts], weights=areas) > whole.fill:
+        # A document-shaped whole stays when none of its pieces could be a document.
+        return kind_of(whole.quad) is None or any(
+            kind_of(c.quad) or reaches_edge(c.quad, w, h) for c in parts
+        )
     return (
         kind_of(whole.quad) is None
         and not reaches_edge(whole.quad, w, h)
