@@ -67,6 +67,15 @@ def _closeups(
     return out
 
 
+def _finite(value: object) -> object:
+    """``value`` with infinite numbers (a missed card's corner error) as ``None``, for JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("samples", type=Path, help="Folder of the specimen photos.")
@@ -111,7 +120,7 @@ def main() -> None:
     print(json.dumps(summary, indent=2))
     if args.json:
         report = {"cards": cards, "closeups": closeups, **summary}
-        args.json.write_text(json.dumps(report, indent=2))
+        args.json.write_text(json.dumps(_finite(report), indent=2))
 
 
 if __name__ == "__main__":

@@ -289,12 +289,14 @@ def _turned(points, deg, centre=(50.0, 40.0)):
     return (np.asarray(points, np.float64) - centre) @ rot.T + centre
 
 
+@pytest.mark.parametrize("start", range(5))
 @pytest.mark.parametrize("deg", [0.0, 17.0, -33.0])
-def test_enclosing_quad_restores_a_corner_cut_off(deg):
+def test_enclosing_quad_restores_a_corner_cut_off(deg, start):
     card = _turned([[10, 10], [90, 10], [90, 60], [10, 60]], deg)
-    # The hull of a card whose top-left corner a thumb hides: a long slanted edge across it.
+    # The hull of a card whose top-left corner a thumb hides: a long slanted edge across it,
+    # listed from each vertex in turn (the slanted edge wraps round the list's end once).
     cut = _turned([[10, 30], [35, 10], [90, 10], [90, 60], [10, 60]], deg)
-    quad = enclosing_quad(cut.astype(np.float32))
+    quad = enclosing_quad(np.roll(cut, start, axis=0).astype(np.float32))
     assert quad is not None
     assert np.abs(order_quad(quad) - order_quad(card)).max() < 1e-3
 
@@ -323,3 +325,18 @@ def test_enclosing_quad_refuses_to_grow_far():
     added = cv2.contourArea(quad.astype(np.float32)) / cv2.contourArea(pentagon) - 1
     assert added == pytest.approx(0.447, abs=0.01)
     assert enclosing_quad(np.array([[0, 0], [10, 0], [5, 8]], np.float32)) is None  # 3 vertices
+
+
+@pytest.mark.parametrize(
+    ("hull", "grow"),
+    [
+        (np.zeros((0, 2)), 0.25),
+        (np.array([[0, 0], [4, 0], [np.nan, 3], [0, 3]]), 0.25),
+        (np.array([[0, 0], [4, 0], [4, 3], [0, 3]]), -0.1),
+        (np.array([[0, 0], [4, 0], [4, 3], [0, 3]]), float("nan")),
+    ],
+    ids=["empty", "nan", "negative-grow", "nan-grow"],
+)
+def test_enclosing_quad_refuses_bad_input(hull, grow):
+    with pytest.raises(InputError):
+        enclosing_quad(hull, max_grow=grow)

@@ -194,7 +194,11 @@ def test_the_document_refitted_is_no_piece_of_itself():
         card.quad + np.array([[0.0, -1.0], [1.0, -1.0], [1.0, 0.0], [0.0, 0.0]]), 0.95, 0.958
     )
     assert quad_iou(refit.quad, card.quad) > 0.9
-    assert _keep_whole(card, [refit], (480, 640)) == [refit]
+    assert [id(o) for o in _keep_whole(card, [refit], (480, 640))] == [id(refit)]
+    # With a losing piece beside it, the document stays once, refitted.
+    piece = _loc(np.array([[100, 50], [160, 50], [160, 100], [100, 100]]), 0.9, 0.5)
+    out = _keep_whole(card, [refit, piece], (480, 640))
+    assert [id(o) for o in out] == [id(refit)]
 
 
 def _cut_out_of_a_card(monkeypatch, first_fill_above_refit: float) -> tuple[Localized, list]:

@@ -377,7 +377,7 @@ def _doc_offset(plain: np.ndarray, close: np.ndarray) -> tuple[int, int]:
         for x0 in range(plain.shape[1] - w + 1)
         if ((plain[y0 : y0 + h, x0 : x0 + w] > 0) == (close > 0)).all()
     ]
-    assert len(hits) >= 1, "the close-up is a cut of the photo"
+    assert len(hits) == 1, "the close-up is one cut of the photo"
     return hits[0]
 
 
@@ -406,16 +406,84 @@ def test_localizer_dataset_closeups_cut_the_photo_to_its_card(tmp_path: Path, se
     assert ((close == 1) | (close == 2)).sum() == (close > 0).sum()
 
 
-def test_localizer_dataset_closeups_follow_the_seed_and_default_to_none(tmp_path: Path):
+def _write_cards_dataset(root: Path, n: int) -> list[np.ndarray]:
+    """``n`` 120 x 160 photos (a gradient: every pixel its own colour), each with two cards.
+
+    Card 1 (small) lies at [10, 10]-[50, 35]; card 2 (large) at [60, 30]-[150, 90]; in the
+    photos with an odd number a third, larger card leaves the photo on the right.
+    """
+    from idseg.io.writers import save_label_png
+
+    for sub in ("images", "masks", "quads", "polygons"):
+        (root / sub).mkdir(parents=True)
+    ys, xs = np.mgrid[0:120, 0:160]
+    photo = np.stack([xs, ys * 2, (xs + ys) % 256], axis=-1).astype(np.uint8)
+    quads = [_quad(10, 10, 50, 35), _quad(60, 30, 150, 90), _quad(100, 0, 200, 115)]
+    for k in range(n):
+        mine = quads[: 3 if k % 2 else 2]
+        mask = np.zeros((120, 160), np.uint8)
+        for q in mine:
+            x0, y0 = q.min(axis=0).astype(int)
+            x1, y1 = q.max(axis=0).astype(int)
+            mask[y0:y1, x0:x1] = 1
+        cv2.imwrite(str(root / "images" / f"p{k}.png"), photo[:, :, ::-1])
+        save_label_png(mask, root / "masks" / f"p{k}.png")
+        (root / "quads" / f"p{k}.json").write_text(
+            json.dumps({"quads": [q.tolist() for q in mine]})
+        )
+        docs = [{"kind": "td1", "quad": q.tolist(), "visible_fraction": 1.0} for q in mine]
+        (root / "polygons" / f"p{k}.json").write_text(json.dumps({"documents": docs}))
+    (root / "dataset.json").write_text(json.dumps({"classes": list(CLASS_NAMES)}))
+    return [photo]
+
+
+def _boxes(root: Path, photo: np.ndarray) -> dict[str, tuple[int, int, int, int]]:
+    """Each close-up's box in its photo: where its pixels match the photo's best (unique colours)."""
+    out = {}
+    for path in sorted((root / "images").glob("*_close.jpg")):
+        cut = cv2.imread(str(path))[:, :, ::-1]
+        h, w = cut.shape[:2]
+        score = cv2.matchTemplate(photo, cut, cv2.TM_SQDIFF)
+        x0, y0 = cv2.minMaxLoc(score)[2]
+        out[path.name] = (x0, y0, x0 + w, y0 + h)
+    return out
+
+
+def test_localizer_dataset_closeups_follow_the_seed_and_share(tmp_path: Path):
     _write_one_card_dataset(tmp_path / "src", 0.9)
     localizer_dataset(tmp_path / "src", tmp_path / "none")
     assert sorted(p.name for p in (tmp_path / "none" / "images").iterdir()) == ["a.png"]
-    for k in (1, 2):
-        localizer_dataset(tmp_path / "src", tmp_path / f"s{k}", closeups=1.0, seed=5)
-    a, b = (_read_mask(tmp_path / f"s{k}" / "masks" / "a_close.png") for k in (1, 2))
-    assert a.shape == b.shape and (a == b).all()
+    photo = _write_cards_dataset(tmp_path / "many", 40)[0]
+    for name, seed in (("s1", 5), ("s2", 5), ("s3", 6)):
+        localizer_dataset(tmp_path / "many", tmp_path / name, closeups=0.5, seed=seed)
+    same, other = _boxes(tmp_path / "s1", photo), _boxes(tmp_path / "s3", photo)
+    assert same == _boxes(tmp_path / "s2", photo)  # the seed decides
+    assert same != other
+    assert 10 <= len(same) <= 30 and 10 <= len(other) <= 30  # about half of 40
+    for name, (x0, y0, x1, y1) in same.items():
+        # Around the larger card that stays in the photo ([60, 30]-[150, 90]), never the
+        # largest one, which leaves the photo: 3 % inside to 10 % outside, 90 x 60 px.
+        assert 60 - 9 - 1 <= x0 <= 60 + 2.7 + 1 and 30 - 6 - 1 <= y0 <= 30 + 1.8 + 1
+        assert 150 - 2.7 - 1 <= x1 <= 150 + 9 + 1 and 90 - 1.8 - 1 <= y1 <= 90 + 6 + 1
+        cut = cv2.imread(str(tmp_path / "s1" / "images" / name))[:, :, ::-1].astype(int)
+        assert np.abs(cut - photo[y0:y1, x0:x1]).mean() < 3  # the photo's own pixels (JPEG)
+
+
+def test_localizer_dataset_closeups_bad_arguments(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from idseg.cli.data import app
+
+    _write_one_card_dataset(tmp_path / "src", 0.9)
     with pytest.raises(InputError, match="closeups"):
         localizer_dataset(tmp_path / "src", tmp_path / "bad", closeups=1.5)
+    with pytest.raises(InputError, match="seed"):
+        localizer_dataset(tmp_path / "src", tmp_path / "bad", closeups=0.5, seed=-1)
+    args = ["prepare", "localizer", str(tmp_path / "src"), "--out", str(tmp_path / "o")]
+    assert CliRunner().invoke(app, [*args, "--closeups", "0.5", "--seed", "-1"]).exit_code != 0
+    localizer_dataset(tmp_path / "src", tmp_path / "once", closeups=1.0)
+    with pytest.raises(InputError, match="a_close"):  # its close-up's name is taken
+        localizer_dataset(tmp_path / "once", tmp_path / "twice", closeups=1.0)
 
 
 def test_localizer_dataset_no_closeup_of_a_card_seen_too_little(tmp_path: Path):

@@ -131,12 +131,21 @@ def enclosing_quad(hull: np.ndarray, max_grow: float = 0.25) -> np.ndarray | Non
         A float64 ``4 x 2`` array in the hull's order, or ``None`` when the hull has fewer than
         four vertices or restoring its corners would add more than ``max_grow`` of its area.
 
+    Raises:
+        InputError: ``hull`` is not a finite array of 2-D points, or ``max_grow`` is negative
+            or not finite.
+
     Example:
         >>> cut = np.array([[0, 2], [2, 0], [10, 0], [10, 6], [0, 6]], np.float32)  # a corner off
         >>> enclosing_quad(cut).round(1).tolist()
         [[0.0, 0.0], [10.0, 0.0], [10.0, 6.0], [0.0, 6.0]]
     """
-    pts = np.asarray(hull, np.float32).reshape(-1, 1, 2)
+    arr = np.asarray(hull, np.float64)
+    if arr.size == 0 or arr.shape[-1] != 2 or not np.isfinite(arr).all():
+        raise InputError(f"a hull must be finite (x, y) points, got shape {arr.shape}")
+    if not (np.isfinite(max_grow) and max_grow >= 0):
+        raise InputError(f"max_grow must be a share of 0 or more, got {max_grow}")
+    pts = arr.astype(np.float32).reshape(-1, 1, 2)
     poly = cv2.approxPolyDP(pts, 0.004 * cv2.arcLength(pts, True), True)
     poly = poly.reshape(-1, 2).astype(np.float64)
     if len(poly) < 4:

@@ -193,7 +193,9 @@ def prepare(
         "document (a scan, a card filling the photo).",
     ),
     copies: int = typer.Option(1, min=1, help="fields: crops per document (each re-jittered)."),
-    seed: int = typer.Option(0, help="fields: seed of the jitter; localizer: of the close-ups."),
+    seed: int = typer.Option(
+        0, min=0, help="fields: seed of the jitter; localizer: of the close-ups."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine summary on stdout."),
 ) -> None:

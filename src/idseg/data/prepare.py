@@ -255,12 +255,20 @@ def localizer_dataset(
 
     Raises:
         InputError: ``data`` is not a document dataset with quads, ``out`` is not replaceable,
-            both ``amodal`` and ``hidden``, or ``closeups`` outside [0, 1].
+            both ``amodal`` and ``hidden``, ``closeups`` outside [0, 1], a negative ``seed``,
+            or close-ups asked of a dataset that already has a sample ``<name>_close``.
     """
     if not 0 < edge < 0.1:
         raise InputError(f"edge must be a share of the image side in (0, 0.1), got {edge}")
     if not 0.0 <= closeups <= 1.0:
         raise InputError(f"closeups must be a share in [0, 1], got {closeups}")
+    if seed < 0:
+        raise InputError(f"seed must be 0 or more, got {seed}")
+    if closeups > 0:
+        names = {sample.name for sample in open_dataset(data).samples}
+        taken = sorted(n for n in names if f"{n}_close" in names)
+        if taken:
+            raise InputError(f"{data}: close-up names taken, e.g. {taken[0]}_close; rename it")
     if amodal and hidden:
         raise InputError("choose one of amodal (whole quads as document) and hidden (a 4th class)")
 
@@ -289,26 +297,49 @@ def localizer_dataset(
         save_label_png(labels_of(classes, quads, sample), tmp / "masks" / f"{sample.name}.png")
         groups[sample.image_path.name] = sample.group
         report.images += 1
+        if closeups == 0:
+            return
         rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode())])
-        if closeups and rng.random() < closeups:
-            box = _closeup_box(sample, quads, classes.shape, rng)
-            if box is None:
-                return
-            x0, y0, x1, y1 = box
-            shifted = [q - np.array([x0, y0], np.float64) for q in quads]
-            labels = labels_of(np.ascontiguousarray(classes[y0:y1, x0:x1]), shifted, sample)
-            crop = load_image(sample.image_path)[y0:y1, x0:x1]
-            name = f"{sample.name}_close"
-            ok, buf = cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-            if not ok:
-                raise OSError("OpenCV could not encode a close-up")
-            (tmp / "images" / f"{name}.jpg").write_bytes(buf.tobytes())
-            save_label_png(labels, tmp / "masks" / f"{name}.png")
-            groups[f"{name}.jpg"] = sample.group
-            report.images += 1
+        box = _closeup_box(sample, quads, classes.shape, rng) if rng.random() < closeups else None
+        if box is None:
+            return
+        try:
+            _write_closeup(sample, classes, quads, box, tmp, labels_of)
+        except _BAD_RECORD as exc:  # the photo itself is written; only its close-up is not
+            report.skipped.append((f"{sample.name}_close", f"{type(exc).__name__}: {exc}"))
+            return
+        groups[f"{sample.name}_close.jpg"] = sample.group
+        report.images += 1
 
     classes = LOCALIZER_HIDDEN_CLASSES if hidden else LOCALIZER_CLASSES
     return _each_sample(data, out, overwrite, "prepare-localizer", classes, work)
+
+
+def _write_closeup(
+    sample: Sample,
+    classes: np.ndarray,
+    quads: list[np.ndarray],
+    box: tuple[int, int, int, int],
+    tmp: Path,
+    labels_of: Callable[[np.ndarray, list[np.ndarray], Sample], np.ndarray],
+) -> None:
+    """Write ``<name>_close``: the photo and its labels (redrawn by ``labels_of``) cut to ``box``.
+
+    Raises:
+        InputError: The photo and its class mask differ in size.
+        OSError: The cut could not be encoded.
+    """
+    image = load_image(sample.image_path)
+    if image.shape[:2] != classes.shape:
+        raise InputError(f"image {image.shape[:2]} and mask {classes.shape} differ in size")
+    x0, y0, x1, y1 = box
+    shifted = [q - np.array([x0, y0], np.float64) for q in quads]
+    labels = labels_of(np.ascontiguousarray(classes[y0:y1, x0:x1]), shifted, sample)
+    ok, buf = cv2.imencode(".jpg", image[y0:y1, x0:x1, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise OSError("OpenCV could not encode a close-up")
+    (tmp / "images" / f"{sample.name}_close.jpg").write_bytes(buf.tobytes())
+    save_label_png(labels, tmp / "masks" / f"{sample.name}_close.png")
 
 
 def _closeup_box(
@@ -316,8 +347,15 @@ def _closeup_box(
 ) -> tuple[int, int, int, int] | None:
     """Where a close-up cuts a photo: around its largest well-visible document (``None``: none).
 
+    Args:
+        sample: The photo (its ``polygons/`` file says how visible each document is).
+        quads: Its documents' quads.
+        shape: The photo's ``(height, width)``.
+        rng: Draws the margins.
+
     The sides of the document's box move by :data:`CLOSEUP_MARGIN` of its width or height each
-    (independently), clipped to the photo; a cut under 32 px either way is none.
+    (independently), clipped to the photo; documents leaving the photo are not candidates; a
+    cut under 32 px either way, or one that is the whole photo, is none.
     """
     _, seen = _document_facts(sample, len(quads))
     h, w = shape[:2]
@@ -334,7 +372,9 @@ def _closeup_box(
     m = rng.uniform(lo, hi, 4) * np.array([bx1 - bx0, by1 - by0, bx1 - bx0, by1 - by0])
     x0, y0 = max(0, round(float(bx0 - m[0]))), max(0, round(float(by0 - m[1])))
     x1, y1 = min(w, round(float(bx1 + m[2]))), min(h, round(float(by1 + m[3])))
-    return (x0, y0, x1, y1) if min(x1 - x0, y1 - y0) >= 32 else None
+    if min(x1 - x0, y1 - y0) < 32 or (x0, y0, x1, y1) == (0, 0, w, h):
+        return None
+    return x0, y0, x1, y1
 
 
 def _hidden_parts(sample: Sample, quads: list[np.ndarray], visible: np.ndarray) -> np.ndarray:

@@ -115,11 +115,8 @@ def _side_points(
     t = (rel * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-12)
     dist = np.linalg.norm(rel - np.clip(t, 0, 1)[..., None] * d[None], axis=-1)
     nearest = np.argmin(dist, axis=1)
-    # Distance to each side's whole line (a point beyond a short coarse side may still be on it).
-    off = np.abs(rel[..., 0] * d[None, :, 1] - rel[..., 1] * d[None, :, 0])
-    off /= np.maximum(np.linalg.norm(d, axis=-1), 1e-12)[None]
-    within = (t >= trim) & (t <= 1 - trim) & (off <= SIDE_BAND)
-    inner = (t >= trim) & (t <= 1 - trim)
+    inner = (t >= trim) & (t <= 1 - trim)  # there, the distance to the side is to its line
+    within = inner & (dist <= SIDE_BAND)
     out = []
     for i in range(4):
         sel = (nearest == i) & usable
@@ -205,7 +202,8 @@ def fit_corners(
 
     Returns:
         ``4 x 2`` float64 corners ordered clockwise from the top-left (continuous coordinates
-        of ``prob``), possibly outside the frame; ``None`` when there is no region.
+        of ``prob``), possibly outside the frame; ``None`` when there is no region (or no fit
+        gives finite corners).
 
     Example:
         >>> p = np.zeros((60, 80), np.float32); p[10:40, 20:70] = 1.0
@@ -262,6 +260,7 @@ class _SideFit:
         self.diagonal = max(float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0))), 1.0)
 
     def _lines(self, quad: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[bool]]:
+        """Each side's fitted line, and whether it was fitted (else the frame or coarse side)."""
         sides = _side_points(quad, self.pts, self.usable, self.trim, self.backed)
         fitted = [len(s) >= 4 for s in sides]
         lines = [

@@ -255,7 +255,8 @@ class Localizer:
             ):
                 return None
             found = Localized(photo_quad, float(prob[interior].mean()), fit, completed)
-            worse = fit < coarse.fill - REFIT_TIE
+            # A refit running out of the cut-out wins no tie: part of it may lie beyond.
+            worse = fit < coarse.fill - (0.0 if cut else REFIT_TIE)
             if k == best and worse and (cut or quad_iou(photo_quad, coarse.quad) > 0.5):
                 found = coarse  # the refit is worse than the first pass, or runs out of the cut-out
             out.append(found)
@@ -374,16 +375,14 @@ def _keep_whole(coarse: Localized, refit: list[Localized], hw: tuple[int, int]) 
     pass merged split here still: their union fits poorly or has no kind). The document itself
     refitted (IoU of at least :data:`SAME_DOCUMENT_IOU` with the first pass's quad) is no piece.
     """
-    pieces = [
-        c
-        for c in refit
-        if c is not coarse
-        and share_inside(c.quad, coarse.quad) > 0.5
-        and quad_iou(c.quad, coarse.quad) < SAME_DOCUMENT_IOU
-    ]
+    inside = [c for c in refit if c is not coarse and share_inside(c.quad, coarse.quad) > 0.5]
+    same = [c for c in inside if quad_iou(c.quad, coarse.quad) >= SAME_DOCUMENT_IOU]
+    pieces = [c for c in inside if all(c is not d for d in same)]
     if not pieces or _split_wins(coarse, pieces, hw):
         return refit
-    return [coarse, *(c for c in refit if c is not coarse and all(c is not p for p in pieces))]
+    # The pieces lose: the document stays, refitted when the cut-out found it whole too.
+    whole = same[0] if same else coarse
+    return [whole, *(c for c in refit if c is not coarse and all(c is not d for d in inside))]
 
 
 def _scales(window: tuple[int, int, int, int], h: int, w: int) -> np.ndarray:
