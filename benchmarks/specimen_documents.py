@@ -11,11 +11,13 @@ error in pixels and as a share of the card's diagonal; then means and extra docu
 
 ``--closeups`` also cuts each card out of its photo with a margin of 0, 2 and 5 % of its box
 on every side (a scan, a photo filled by the card) and scores the pipeline on each cut.
+``--turns 10,25`` also turns each photo by those degrees (counter-clockwise, the canvas grown to
+hold it, borders replicated) and scores the cards there, their corners turned the same way.
 
 Usage::
 
     python benchmarks/specimen_documents.py ../shared/samples [--localizer CKPT] [--closeups]
-        [--json out.json]
+        [--turns 10,25,40,-15] [--json out.json]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from idseg.documents.evaluate import quad_iou, quad_iou_document_frame
@@ -67,6 +70,20 @@ def _closeups(
     return out
 
 
+def _turned(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """The photo turned by ``degrees`` on a canvas that holds it, and the ``2 x 3`` map."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    out = cv2.warpAffine(
+        image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return out, m
+
+
 def _finite(value: object) -> object:
     """``value`` with infinite numbers (a missed card's corner error) as ``None``, for JSON."""
     if isinstance(value, dict):
@@ -81,13 +98,22 @@ def main() -> None:
     parser.add_argument("samples", type=Path, help="Folder of the specimen photos.")
     parser.add_argument("--localizer", type=Path, default=None, help="Another localiser.")
     parser.add_argument("--closeups", action="store_true", help="Also score tight cuts.")
+    parser.add_argument("--turns", default="", help="Also score the photos turned, e.g. 10,25.")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     labels = json.loads(LABELS.read_text())["photos"]
     pipe = DocumentPipeline(localizer=args.localizer)
     cards, extra, closeups = {}, 0, {}
+    turns = [float(t) for t in args.turns.split(",") if t.strip()]
+    turned: dict[str, list[float]] = {f"turn {t:g}": [] for t in turns}
     for name, quads in labels.items():
         image = load_image(args.samples / name)
+        for t in turns:
+            photo, m = _turned(image, t)
+            found = [d.quad for d in pipe.analyze(photo).documents]
+            for truth in quads:
+                moved = np.c_[np.asarray(truth, np.float64), np.ones(4)] @ m.T
+                turned[f"turn {t:g}"].append(float(_card(moved, found)["iou"]))
         found = [d.quad for d in pipe.analyze(image).documents]
         for k, truth in enumerate(quads):
             cards[f"{name}#{k}"] = _card(np.asarray(truth, np.float64), found)
@@ -117,6 +143,12 @@ def main() -> None:
                 "one_document": sum(r["documents"] == 1 for r in rows),
             }
             print(f"close-ups, {margin}: {ious}")
+    for key, scores in turned.items():
+        print(f"{key}: " + " ".join(f"{i:.3f}" for i in scores))
+        summary[key] = {
+            "mean_iou": round(float(np.mean(scores)), 4),
+            "min_iou": round(min(scores), 4),
+        }
     print(json.dumps(summary, indent=2))
     if args.json:
         report = {"cards": cards, "closeups": closeups, **summary}
