@@ -36,6 +36,7 @@ from idseg.data.outdir import generator, output_folder
 from idseg.data.quads import read_quads
 from idseg.documents.classes import CLASS_NAMES, KINDS
 from idseg.documents.rectify import rectify
+from idseg.documents.regions import quad_area
 from idseg.errors import InputError
 from idseg.io.atomic import atomic_write_json
 from idseg.io.images import load_image
@@ -366,7 +367,7 @@ def _closeup_box(
     ]
     if not candidates:
         return None
-    quad = max(candidates, key=lambda q: abs(cv2.contourArea(q.astype(np.float32))))
+    quad = max(candidates, key=quad_area)
     (bx0, by0), (bx1, by1) = quad.min(axis=0), quad.max(axis=0)
     lo, hi = CLOSEUP_MARGIN
     m = rng.uniform(lo, hi, 4) * np.array([bx1 - bx0, by1 - by0, bx1 - bx0, by1 - by0])

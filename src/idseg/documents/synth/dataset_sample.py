@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from idseg.documents.classes import CLASS_NAMES, KINDS, class_index
-from idseg.documents.synth.layouts import get_template, list_templates
+from idseg.documents.synth.layouts import drawn_templates, get_template
 from idseg.documents.synth.raster import clip_polygon
 from idseg.documents.synth.scene import Scene, compose_scene, plan_scene
 from idseg.documents.synth.scene_options import SceneOptions
@@ -132,10 +132,7 @@ def scene_template(
     if allowed is not None:
         kinds = tuple(k for k in kinds if k in allowed)
     kind = kinds[int(rng.integers(len(kinds)))]
-    if allowed is not None:
-        names = allowed[kind]
-    else:
-        names = [n for n in list_templates(kind) if not get_template(n).real_only]
+    names = allowed[kind] if allowed is not None else drawn_templates(kind, real=False)
     return names[int(rng.integers(len(names)))]
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "Style",
     "Template",
     "Zone",
+    "drawn_templates",
     "get_template",
     "list_templates",
 ]
@@ -266,6 +267,18 @@ def list_templates(kind: str | None = None) -> list[str]:
             f"Expected one of: {', '.join(KINDS)}"
         )
     return sorted(n for n, t in TEMPLATES.items() if kind is None or t.kind == kind)
+
+
+def drawn_templates(kind: str | None, real: bool) -> list[str]:
+    """The templates drawn when none is named: all (of one kind), the real-card ones only if ``real``.
+
+    Example:
+        >>> "td1_dl_code_sky_waves" in drawn_templates("td1", real=False)
+        False
+        >>> "td1_dl_code_sky_waves" in drawn_templates("td1", real=True)
+        True
+    """
+    return [n for n in list_templates(kind) if real or not TEMPLATES[n].real_only]
 
 
 def get_template(name: str) -> Template:

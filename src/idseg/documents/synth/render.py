@@ -28,7 +28,7 @@ import numpy as np
 from idseg.documents.classes import KINDS
 from idseg.documents.synth import decor
 from idseg.documents.synth.identity import random_identity
-from idseg.documents.synth.layouts import Template, get_template, list_templates
+from idseg.documents.synth.layouts import Template, drawn_templates, get_template
 from idseg.documents.synth.painters import (
     Ctx,
     Painted,
@@ -97,7 +97,7 @@ def _choose(
         if kind is not None and kind != t.kind:
             raise InputError(f"template {template!r} is a {t.kind} document, not {kind!r}")
         return t
-    names = [n for n in list_templates(kind) if real or not get_template(n).real_only]
+    names = drawn_templates(kind, real)
     return get_template(names[int(rng.integers(len(names)))])
 
 
